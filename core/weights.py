@@ -1,0 +1,186 @@
+"""Safetensors checkpoints of the matting network, with metadata.
+
+A checkpoint stores the network's state dict plus string metadata: ``format``
+("memmatte"), ``format_version``, ``config`` (``NetworkConfig`` as JSON), ``stage`` (the
+training stage that produced it) and anything the caller adds. Nothing pickled is ever
+loaded implicitly: ``.pth`` files are only read by the explicit torchvision converter, with
+``torch.load(weights_only=True)``.
+
+    python -m core.weights import-torchvision mobilenet_v3_large.pth -o init.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from core.model import MattingNetwork, NetworkConfig
+
+FORMAT = "memmatte"
+FORMAT_VERSION = "1"
+
+
+class WeightsError(ValueError):
+    """A checkpoint that cannot be used: wrong format, or keys/shapes that do not match."""
+
+
+def save_weights(
+    network: MattingNetwork,
+    path: str | Path,
+    *,
+    stage: str = "",
+    dtype: torch.dtype | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Writes ``network``'s state dict to ``path`` (safetensors) with metadata.
+
+    ``dtype`` (e.g. torch.float16) casts floating tensors for a smaller file; integer
+    buffers are kept as they are.
+    """
+    tensors = {}
+    for name, tensor in network.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        tensors[name] = tensor.contiguous()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": network.config.to_json(),
+        "stage": stage,
+        **(metadata or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Reads a memmatte safetensors file → (state dict, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if metadata.get("format") != FORMAT:
+        raise WeightsError(f"{path}: not a memmatte checkpoint (metadata format={metadata.get('format')!r})")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(
+            f"{path}: checkpoint format version {metadata.get('format_version')!r}; "
+            f"this memmatte reads version {FORMAT_VERSION}"
+        )
+    return tensors, metadata
+
+
+def check_state_dict(
+    module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """Raises one ``WeightsError`` naming every missing, unexpected and mis-shaped key."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    lines = [f"{source}: weights do not match the network"]
+    for title, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
+        if items:
+            lines.append(f"  {len(items)} {title}: " + "; ".join(items))
+    raise WeightsError("\n".join(lines))
+
+
+def load_network(path: str | Path, *, device: str | torch.device = "cpu") -> MattingNetwork:
+    """Builds the network the checkpoint describes and loads it (eval mode, float32)."""
+    tensors, metadata = read_weights(path)
+    config = NetworkConfig.from_json(metadata["config"]) if "config" in metadata else None
+    network = MattingNetwork(config)
+    load_into(network, tensors, source=str(path))
+    return network.to(device).eval()
+
+
+def load_into(
+    network: torch.nn.Module, tensors: Mapping[str, torch.Tensor], *, source: str
+) -> None:
+    """Strictly loads ``tensors`` into ``network``, casting to the network's dtypes."""
+    check_state_dict(network, tensors, source)
+    current = network.state_dict()
+    network.load_state_dict({k: v.to(current[k].dtype) for k, v in tensors.items()})
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 of a weights file (first 16 hex digits), recorded in outputs' metadata."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def torchvision_backbone_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A torchvision ``mobilenet_v3_large`` state dict → our backbone's state dict.
+
+    Keeps the ``features.*`` keys (the classifier is dropped); names are identical.
+    """
+    return {k: v for k, v in state.items() if k.startswith("features.")}
+
+
+def import_torchvision(
+    pth: str | Path, *, config: NetworkConfig | None = None, seed: int = 0
+) -> MattingNetwork:
+    """A new network whose backbone holds a torchvision ImageNet MobileNetV3-Large checkpoint.
+
+    The rest of the network is randomly initialised from ``seed`` (paper §3.1: the backbone
+    is ImageNet pre-trained).
+    """
+    state = torch.load(str(pth), map_location="cpu", weights_only=True)
+    if isinstance(state, Mapping) and "state_dict" in state:
+        state = state["state_dict"]
+    torch.manual_seed(seed)
+    network = MattingNetwork(config)
+    load_into(network.backbone, torchvision_backbone_state(state), source=str(pth))
+    return network
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.weights")
+    sub = parser.add_subparsers(dest="command", required=True)
+    conv = sub.add_parser(
+        "import-torchvision",
+        help="initialise a checkpoint from torchvision's ImageNet MobileNetV3-Large .pth",
+    )
+    conv.add_argument("pth", type=Path)
+    conv.add_argument("-o", "--output", type=Path, required=True)
+    conv.add_argument("--config", choices=["paper", "lite"], default="paper")
+    conv.add_argument("--seed", type=int, default=0)
+    info = sub.add_parser("info", help="print a checkpoint's metadata")
+    info.add_argument("weights", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "import-torchvision":
+        config = getattr(NetworkConfig, args.config)()
+        network = import_torchvision(args.pth, config=config, seed=args.seed)
+        save_weights(network, args.output, stage="imagenet-init", metadata={"source": args.pth.name})
+        print(f"wrote {args.output}")
+    else:
+        _, metadata = read_weights(args.weights)
+        print(json.dumps(metadata, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
