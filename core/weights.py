@@ -75,7 +75,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     except Exception as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != FORMAT:
-        raise WeightsError(f"{path}: not a memmatte checkpoint (metadata format={metadata.get('format')!r})")
+        raise WeightsError(
+            f"{path}: not a memmatte checkpoint (metadata format={metadata.get('format')!r})"
+        )
     if metadata.get("format_version") != FORMAT_VERSION:
         raise WeightsError(
             f"{path}: checkpoint format version {metadata.get('format_version')!r}; "
@@ -174,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import-torchvision":
         config = getattr(NetworkConfig, args.config)()
         network = import_torchvision(args.pth, config=config, seed=args.seed)
-        save_weights(network, args.output, stage="imagenet-init", metadata={"source": args.pth.name})
+        save_weights(
+            network, args.output, stage="imagenet-init", metadata={"source": args.pth.name}
+        )
         print(f"wrote {args.output}")
     else:
         _, metadata = read_weights(args.weights)

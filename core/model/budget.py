@@ -93,9 +93,7 @@ def measure(
         if not name.startswith("segmentation.")
         and (downsample_ratio < 1 or not name.startswith("refiner."))
     )
-    return Budget(
-        height, width, downsample_ratio, total / 1e9, matting_params, by_module, table
-    )
+    return Budget(height, width, downsample_ratio, total / 1e9, matting_params, by_module, table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,7 +107,7 @@ def test_deep_guided_filter_restores_full_resolution(lite_network):
     assert out.alpha.shape == (2, 3, 1, 96, 160)
     assert out.foreground.shape == (2, 3, 3, 96, 160)
     assert out.agg_alpha.shape == (2, 3, 1, 2, 3)  # 24x40 network size → 1/16 padded
-    assert 0 <= out.alpha.min() and out.alpha.max() <= 1
+    assert out.alpha.min() >= 0 and out.alpha.max() <= 1
     # The refiner is in the path: changing its last layer changes the output.
     with torch.no_grad():
         lite_network.refiner.mix[-1].bias.add_(0.3)
@@ -118,11 +118,12 @@ def test_deep_guided_filter_restores_full_resolution(lite_network):
 def test_gradients_reach_every_matting_parameter(clip):
     net = MattingNetwork(NetworkConfig.lite()).train()
     out = net(clip[:, :3], downsample_ratio=0.5)
-    loss = out.alpha.mean() + out.foreground.mean() + out.agg_alpha.mean() + out.agg_foreground.mean()
+    loss = (
+        out.alpha.mean() + out.foreground.mean() + out.agg_alpha.mean() + out.agg_foreground.mean()
+    )
     loss.backward()
     frozen = [
-        n for n, p in net.named_parameters()
-        if p.grad is None and not n.startswith("segmentation.")
+        n for n, p in net.named_parameters() if p.grad is None and not n.startswith("segmentation.")
     ]
     assert frozen == []
 

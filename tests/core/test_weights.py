@@ -69,8 +69,10 @@ def test_non_memmatte_files_are_refused(tmp_path):
 
 def test_import_torchvision_copies_the_backbone(tmp_path):
     reference = MattingNetwork(NetworkConfig.lite())
-    state = {"features." + k.removeprefix("features."): torch.randn_like(v.float()).to(v.dtype)
-             for k, v in reference.backbone.state_dict().items()}
+    state = {
+        "features." + k.removeprefix("features."): torch.randn_like(v.float()).to(v.dtype)
+        for k, v in reference.backbone.state_dict().items()
+    }
     state["classifier.0.weight"] = torch.zeros(1280, 960)
     pth = tmp_path / "mobilenet_v3_large.pth"
     torch.save(state, pth)

@@ -1,0 +1,287 @@
+"""``MattingSession``: streaming matting of a shot, one result per frame.
+
+    from core import MattingSession
+    for result in MattingSession(frames):
+        result.alpha        # (H, W) float32 in [0, 1]
+        result.foreground   # (H, W, 3) float32 in [0, 1], sRGB, not premultiplied
+
+The network is stateless; the session owns the keys and values of the two previous frames,
+so memory stays flat however long the shot is. Frame t depends only on frames t-2..t (the
+first frame stands in for frames before it), which makes ``session[i]`` return exactly what
+sequential iteration returns for frame i, and makes farm chunks equal a whole-shot run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.model import (
+    MEMORY_FRAMES,
+    Encoding,
+    MattingNetwork,
+    downsample,
+    network_size,
+    pad_to_stride,
+)
+from core.weights import file_hash, load_network
+
+log = logging.getLogger("memmatte")
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "assets" / "memmatte_default.safetensors"
+AUTO_LONG_SIDE = 512
+"""``downsample_ratio="auto"`` runs the network at about this many pixels on the long side."""
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class FrameError(ValueError):
+    """A frame that cannot be matted; the message names its index."""
+
+
+@dataclass(frozen=True)
+class MatteResult:
+    """The matte of one frame.
+
+    alpha: (H, W) float32 in [0, 1]. foreground: (H, W, 3) float32 in [0, 1], in the
+    colour space of the input frames, not premultiplied.
+    """
+
+    index: int
+    alpha: np.ndarray
+    foreground: np.ndarray
+
+    def premultiplied(self) -> np.ndarray:
+        """(H, W, 3) foreground × alpha."""
+        return self.foreground * self.alpha[..., None]
+
+    def composite(self, background: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The foreground over ``background``: an RGB colour or an (H, W, 3) image (eq. 1)."""
+        bg = np.asarray(background, dtype=np.float32)
+        if bg.ndim == 1:
+            bg = bg.reshape(1, 1, 3)
+        elif bg.shape != self.foreground.shape:
+            raise ValueError(
+                f"background shape {bg.shape} does not match frame {self.foreground.shape}"
+            )
+        a = self.alpha[..., None]
+        return self.foreground * a + bg * (1.0 - a)
+
+
+def frame_to_tensor(frame: Any, index: int) -> torch.Tensor:
+    """An H×W×3 frame → (1, 3, H, W) float32 in [0, 1].
+
+    uint8 is divided by 255 and uint16 by 65535; float frames must already lie in [0, 1].
+    Anything else is refused with a ``FrameError`` naming the frame.
+    """
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise FrameError(f"frame {index}: expected an H×W×3 array, got shape {frame.shape}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise FrameError(f"frame {index}: empty frame of shape {frame.shape}")
+    if frame.dtype == np.uint8:
+        data = frame.astype(np.float32) / 255.0
+    elif frame.dtype == np.uint16:
+        data = frame.astype(np.float32) / 65535.0
+    elif frame.dtype in (np.float16, np.float32, np.float64):
+        data = frame.astype(np.float32, copy=False)
+        finite = np.isfinite(data)
+        if not finite.all():
+            bad = int(data.size - finite.sum())
+            raise FrameError(f"frame {index}: {bad} NaN or Inf values")
+        lo, hi = float(data.min()), float(data.max())
+        if lo < 0.0 or hi > 1.0:
+            raise FrameError(
+                f"frame {index}: float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]; "
+                "convert to display-referred sRGB first (core.batch does this for EXR plates)"
+            )
+    else:
+        raise FrameError(f"frame {index}: unsupported dtype {frame.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1))).unsqueeze(0)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        log.info("memmatte: running on %s", chosen)
+        return chosen
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of auto, {', '.join(PRECISIONS)}; got {precision!r}"
+        )
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision='fp16' needs a CUDA device; use 'bf16' on the CPU")
+    return precision
+
+
+def auto_downsample_ratio(height: int, width: int) -> float:
+    """The ratio that brings the long side to about ``AUTO_LONG_SIDE`` (1 for smaller frames)."""
+    return min(1.0, AUTO_LONG_SIDE / max(height, width))
+
+
+def _load(weights: str | Path | MattingNetwork | None) -> tuple[MattingNetwork, str]:
+    if isinstance(weights, MattingNetwork):
+        return weights, "in-memory"
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if weights is None and not path.is_file():
+        raise FileNotFoundError(
+            "memmatte has no bundled default weights in this install "
+            f"({path} is missing); pass weights='path/to/checkpoint.safetensors' "
+            "(see docs/weights.md for how to train one)"
+        )
+    return load_network(path), file_hash(path)
+
+
+@dataclass
+class _Frame:
+    image: torch.Tensor  # (1, 3, H, W) on the device, full resolution
+    image_lr: torch.Tensor  # (1, 3, h, w) the network's input before padding
+    encoding: Encoding
+
+
+class MattingSession:
+    """Mattes a shot. Iterate for one ``MatteResult`` per frame, or index for random access.
+
+    frames: an iterable of H×W×3 frames (numpy uint8, uint16 or float in [0, 1], or torch
+    tensors), or a sequence with ``len`` and indexing for ``session[i]``. Every frame must
+    have the size of the first.
+
+    weights: a checkpoint path, a ``MattingNetwork``, or None for the bundled default.
+    device: "auto" (CUDA when present, else CPU), or any torch device.
+    downsample_ratio: "auto" (network at about 512 px on the long side, the Deep Guided
+    Filter restores full resolution) or a float in (0, 1].
+    precision: "auto" (fp32 on CPU, fp16 on CUDA), "fp32", "bf16" (CPU or CUDA autocast)
+    or "fp16" (CUDA only).
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[Any] | Sequence[Any],
+        *,
+        weights: str | Path | MattingNetwork | None = None,
+        device: str | torch.device = "auto",
+        downsample_ratio: float | str = "auto",
+        precision: str = "auto",
+    ) -> None:
+        self._frames = frames
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        network, self.weights_hash = _load(weights)
+        self.network = network.to(self.device).eval()
+        if downsample_ratio != "auto" and not 0 < float(downsample_ratio) <= 1:
+            raise ValueError(
+                f"downsample_ratio must be 'auto' or in (0, 1], got {downsample_ratio}"
+            )
+        self._ratio_setting = downsample_ratio
+        self.downsample_ratio: float | None = (
+            None if downsample_ratio == "auto" else float(downsample_ratio)
+        )
+        self._size: tuple[int, int] | None = None
+
+    # -- public API ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._sequence())
+
+    def __iter__(self) -> Iterator[MatteResult]:
+        return self._stream(enumerate(self._frames), first=0)
+
+    def __getitem__(self, index: int) -> MatteResult:
+        frames = self._sequence()
+        n = len(frames)
+        if not -n <= index < n:
+            raise IndexError(f"frame {index} out of range for a shot of {n} frames")
+        index %= n
+        return next(self.iter_range(index, index + 1))
+
+    def iter_range(self, start: int, stop: int | None = None) -> Iterator[MatteResult]:
+        """Results for frames start..stop-1 of a sequence, encoding the two frames before
+        ``start`` as memory pre-roll; equal to the same frames of a whole-shot iteration."""
+        frames = self._sequence()
+        stop = len(frames) if stop is None else min(stop, len(frames))
+        if not 0 <= start < stop:
+            raise IndexError(f"empty or invalid frame range [{start}, {stop})")
+        first = max(0, start - MEMORY_FRAMES)
+        indexed = ((i, frames[i]) for i in range(first, stop))
+        return (r for r in self._stream(indexed, first=first) if r.index >= start)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _sequence(self) -> Sequence[Any]:
+        if not (hasattr(self._frames, "__getitem__") and hasattr(self._frames, "__len__")):
+            raise TypeError(
+                "random access needs frames with len() and indexing (a list, array or "
+                "sequence object); this session was given a one-pass iterable"
+            )
+        return self._frames  # type: ignore[return-value]
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _prepare(self, frame: Any, index: int) -> _Frame:
+        image = frame_to_tensor(frame, index)
+        height, width = image.shape[-2:]
+        if self._size is None:
+            self._size = (height, width)
+            if self.downsample_ratio is None:
+                self.downsample_ratio = auto_downsample_ratio(height, width)
+        elif (height, width) != self._size:
+            raise FrameError(
+                f"frame {index}: size {width}x{height} differs from the shot's "
+                f"{self._size[1]}x{self._size[0]}"
+            )
+        image = image.to(self.device)
+        image_lr = downsample(image, network_size(height, width, self.downsample_ratio))
+        with self._autocast():
+            encoding = self.network.encode(pad_to_stride(image_lr))
+        return _Frame(image, image_lr, encoding)
+
+    def _finish(self, index: int, frame: _Frame, memory: list[_Frame]) -> MatteResult:
+        net = self.network
+        keys = torch.stack([m.encoding.key for m in memory], dim=1)
+        values = torch.stack([m.encoding.value for m in memory], dim=1)
+        h, w = frame.image_lr.shape[-2:]
+        with self._autocast():
+            reconstructed = net.read_memory(frame.encoding.key, frame.encoding.value, keys, values)
+            fgr, pha, hidden = net.decode(frame.encoding, reconstructed)
+            fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
+            if (h, w) != tuple(frame.image.shape[-2:]):
+                fgr, pha = net.refine(frame.image, frame.image_lr, fgr, pha, hidden)
+        alpha = pha[0, 0].float().cpu().numpy()
+        foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
+        return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))
+
+    @torch.inference_mode()
+    def _stream(self, indexed: Iterable[tuple[int, Any]], first: int) -> Iterator[MatteResult]:
+        """Frames must arrive in order from ``first``, the shot's or the pre-roll's start."""
+        history: dict[int, _Frame] = {}
+        count = 0
+        for index, raw in indexed:
+            frame = self._prepare(raw, index)
+            history[index] = frame
+            memory = [history[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
+            yield self._finish(index, frame, memory)
+            # Keep only what frames index+1 and index+2 will read, and drop the decoder skips
+            # of frames that now serve only as memory.
+            history = {i: f for i, f in history.items() if i > index - MEMORY_FRAMES}
+            count += 1
+        if count == 0:
+            raise FrameError("no frames: the session was given an empty input")
