@@ -17,7 +17,7 @@ from core.weights import (
 
 def test_round_trip_restores_config_weights_and_outputs(lite_network, clip, tmp_path):
     path = save_weights(lite_network, tmp_path / "w.safetensors", stage="stage2")
-    tensors, meta = read_weights(path)
+    _, meta = read_weights(path)
     assert meta["stage"] == "stage2"
     assert NetworkConfig.from_json(meta["config"]) == NetworkConfig.lite()
     loaded = load_network(path)
@@ -63,7 +63,7 @@ def test_non_memmatte_files_are_refused(tmp_path):
     with pytest.raises(WeightsError, match="no such weights file"):
         read_weights(tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(WeightsError, match="junk.safetensors"):
+    with pytest.raises(WeightsError, match=r"junk\.safetensors"):
         read_weights(tmp_path / "junk.safetensors")
 
 
