@@ -73,10 +73,21 @@ def network_size(height: int, width: int, downsample_ratio: float) -> tuple[int,
 
 
 def downsample(image: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear resize of (N, 3, H, W) to ``size``; identity when the size already matches."""
+    """Resizes (N, 3, H, W) down to ``size``: a k×k box average (k = the whole part of the
+    scale) followed by a bilinear resize for the remainder.
+
+    Close to an area resize without its aliasing, and built only from ops that export to
+    ONNX and TorchScript with fixed shapes. Identity when the size already matches.
+    """
+    height, width = image.shape[-2:]
+    if (height, width) == tuple(size):
+        return image
+    k = int(min(height / size[0], width / size[1]))
+    if k >= 2:
+        image = F.avg_pool2d(image, k, ceil_mode=True, count_include_pad=False)
     if tuple(image.shape[-2:]) == tuple(size):
         return image
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
 
 
 class MattingNetwork(nn.Module):

@@ -1,0 +1,76 @@
+"""Stateless exports: one (1, 9, H, W) input, one (1, 4, H, W) output, parity with eager."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from core import MattingSession
+from core.export import main
+from core.weights import save_weights
+
+H, W = 48, 80
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from core.model import MattingNetwork, NetworkConfig
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "lite.safetensors"
+    return save_weights(MattingNetwork(NetworkConfig.lite()), path)
+
+
+def _clip(n=4):
+    g = np.random.default_rng(1)
+    return [g.random((H, W, 3), dtype=np.float32) for _ in range(n)]
+
+
+def _stacked(frames, t):
+    """Frames t-2, t-1, t as (1, 9, H, W), the first frame standing in before the shot."""
+    picks = [frames[max(t - 2, 0)], frames[max(t - 1, 0)], frames[t]]
+    return np.concatenate([f.transpose(2, 0, 1) for f in picks])[None]
+
+
+def _reference(checkpoint, frames, ratio):
+    return list(MattingSession(frames, weights=checkpoint, device="cpu", downsample_ratio=ratio))
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5])
+def test_onnx_matches_the_session(checkpoint, tmp_path, ratio):
+    out = tmp_path / "m.onnx"
+    args = ["--format", "onnx", "--size", f"{H}x{W}", "--ratio", str(ratio)]
+    assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
+    model = onnx.load(str(out))
+    assert [i.name for i in model.graph.input] == ["frames"]
+    assert len(model.graph.output) == 1
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 9, H, W]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    frames = _clip()
+    reference = _reference(checkpoint, frames, ratio)
+    for t in (0, 1, 3):
+        (result,) = session.run(None, {"frames": _stacked(frames, t)})
+        assert result.shape == (1, 4, H, W)
+        assert np.abs(result[0, 3] - reference[t].alpha).max() <= 1e-4
+        assert np.abs(result[0, :3].transpose(1, 2, 0) - reference[t].foreground).max() <= 1e-4
+
+
+def test_torchscript_loads_with_jit_and_matches(checkpoint, tmp_path):
+    out = tmp_path / "m.pt"
+    args = ["--format", "torchscript", "--size", f"{H}x{W}", "--ratio", "0.5"]
+    assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
+    model = torch.jit.load(str(out))
+    frames = _clip()
+    reference = _reference(checkpoint, frames, 0.5)
+    with torch.no_grad():
+        result = model(torch.from_numpy(_stacked(frames, 2))).numpy()
+    assert result.shape == (1, 4, H, W)
+    assert np.abs(result[0, 3] - reference[2].alpha).max() <= 1e-4
+
+
+def test_bad_size_is_a_usage_error(checkpoint, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--format", "onnx", "--size", "1080", "--weights", str(checkpoint), "-o", "x"])
+    assert "HEIGHTxWIDTH" in capsys.readouterr().err
