@@ -14,6 +14,7 @@ sequential iteration returns for frame i, and makes farm chunks equal a whole-sh
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -167,6 +168,11 @@ class MattingSession:
     Filter restores full resolution) or a float in (0, 1].
     precision: "auto" (fp32 on CPU, fp16 on CUDA), "fp32", "bf16" (CPU or CUDA autocast)
     or "fp16" (CUDA only).
+    batch_frames: frames encoded per backbone call (time-batched). 1, the default, encodes
+    every frame alone, which makes results independent of where a run starts; larger values
+    are faster on some machines but may differ from it in the last bits.
+    compile: ``torch.compile`` the per-frame graphs (about a minute of compiling per shot
+    size, then faster; see docs/performance.md).
     """
 
     def __init__(
@@ -177,12 +183,23 @@ class MattingSession:
         device: str | torch.device = "auto",
         downsample_ratio: float | str = "auto",
         precision: str = "auto",
+        batch_frames: int = 1,
+        compile: bool = False,
     ) -> None:
+        if batch_frames < 1:
+            raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
         self._frames = frames
+        self.batch_frames = batch_frames
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         network, self.weights_hash = _load(weights)
-        self.network = network.to(self.device).eval()
+        # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
+        self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
+        self._encode = self.network.encode
+        self._decode = _decode_step(self.network)
+        if compile:
+            self._encode = torch.compile(self._encode, dynamic=False)
+            self._decode = torch.compile(self._decode, dynamic=False)
         if downsample_ratio != "auto" and not 0 < float(downsample_ratio) <= 1:
             raise ValueError(
                 f"downsample_ratio must be 'auto' or in (0, 1], got {downsample_ratio}"
@@ -236,7 +253,7 @@ class MattingSession:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _prepare(self, frame: Any, index: int) -> _Frame:
+    def _check(self, frame: Any, index: int) -> torch.Tensor:
         image = frame_to_tensor(frame, index)
         height, width = image.shape[-2:]
         if self._size is None:
@@ -248,23 +265,44 @@ class MattingSession:
                 f"frame {index}: size {width}x{height} differs from the shot's "
                 f"{self._size[1]}x{self._size[0]}"
             )
-        image = image.to(self.device)
-        image_lr = downsample(image, network_size(height, width, self.downsample_ratio))
+        return image
+
+    def _prepare(self, batch: list[tuple[int, Any]]) -> list[_Frame]:
+        """Encodes a batch of frames in one backbone call."""
+        images = torch.cat([self._check(raw, index) for index, raw in batch])
+        images = images.to(self.device).contiguous(memory_format=torch.channels_last)
+        size = network_size(*self._size, self.downsample_ratio)
+        images_lr = downsample(images, size)
         with self._autocast():
-            encoding = self.network.encode(pad_to_stride(image_lr))
-        return _Frame(image, image_lr, encoding)
+            enc = self._encode(pad_to_stride(images_lr))
+        return [
+            _Frame(
+                images[i : i + 1],
+                images_lr[i : i + 1],
+                Encoding(
+                    enc.image[i : i + 1],
+                    tuple(f[i : i + 1] for f in enc.features),
+                    enc.key[i : i + 1],
+                    enc.value[i : i + 1],
+                ),
+            )
+            for i in range(len(batch))
+        ]
 
     def _finish(self, index: int, frame: _Frame, memory: list[_Frame]) -> MatteResult:
-        net = self.network
         keys = torch.stack([m.encoding.key for m in memory], dim=1)
         values = torch.stack([m.encoding.value for m in memory], dim=1)
-        h, w = frame.image_lr.shape[-2:]
         with self._autocast():
-            reconstructed = net.read_memory(frame.encoding.key, frame.encoding.value, keys, values)
-            fgr, pha, hidden = net.decode(frame.encoding, reconstructed)
-            fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
-            if (h, w) != tuple(frame.image.shape[-2:]):
-                fgr, pha = net.refine(frame.image, frame.image_lr, fgr, pha, hidden)
+            fgr, pha = self._decode(
+                frame.image,
+                frame.image_lr,
+                frame.encoding.image,
+                *frame.encoding.features,
+                frame.encoding.key,
+                frame.encoding.value,
+                keys,
+                values,
+            )
         alpha = pha[0, 0].float().cpu().numpy()
         foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
         return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))
@@ -274,14 +312,41 @@ class MattingSession:
         """Frames must arrive in order from ``first``, the shot's or the pre-roll's start."""
         history: dict[int, _Frame] = {}
         count = 0
-        for index, raw in indexed:
-            frame = self._prepare(raw, index)
-            history[index] = frame
-            memory = [history[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
-            yield self._finish(index, frame, memory)
-            # Keep only what frames index+1 and index+2 will read, and drop the decoder skips
-            # of frames that now serve only as memory.
-            history = {i: f for i, f in history.items() if i > index - MEMORY_FRAMES}
-            count += 1
+        source = iter(indexed)
+        while batch := list(itertools.islice(source, self.batch_frames)):
+            for (index, _), frame in zip(batch, self._prepare(batch), strict=True):
+                history[index] = frame
+                memory = [history[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
+                yield self._finish(index, frame, memory)
+                # Keep only what the next two frames will read.
+                history = {i: f for i, f in history.items() if i > index - MEMORY_FRAMES}
+                count += 1
         if count == 0:
             raise FrameError("no frames: the session was given an empty input")
+
+
+def _decode_step(network: MattingNetwork):
+    """Memory readout, decoding and refinement of one frame, as one function of tensors
+    (so it can be compiled as one graph)."""
+
+    def step(
+        image: torch.Tensor,
+        image_lr: torch.Tensor,
+        padded: torch.Tensor,
+        f1: torch.Tensor,
+        f2: torch.Tensor,
+        f3: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        memory_keys: torch.Tensor,
+        memory_values: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = image_lr.shape[-2:]
+        reconstructed = network.read_memory(key, value, memory_keys, memory_values)
+        fgr, pha, hidden = network.decode(Encoding(padded, (f1, f2, f3), key, value), reconstructed)
+        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
+        if (h, w) != tuple(image.shape[-2:]):
+            fgr, pha = network.refine(image, image_lr, fgr, pha, hidden)
+        return fgr, pha
+
+    return step

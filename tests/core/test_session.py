@@ -144,3 +144,23 @@ def test_composite_over_colour_and_image(lite_network):
     np.testing.assert_allclose(r.composite(bg), r.premultiplied(), atol=1e-7)
     with pytest.raises(ValueError, match="does not match"):
         r.composite(np.zeros((2, 2, 3)))
+
+
+def test_time_batched_encoding_matches_one_frame_at_a_time(lite_network):
+    frames = _frames(7)
+    kwargs = {"weights": lite_network, "device": "cpu", "downsample_ratio": 0.5}
+    single = list(MattingSession(frames, **kwargs))
+    batched = list(MattingSession(frames, batch_frames=3, **kwargs))
+    assert [r.index for r in batched] == list(range(7))
+    for a, b in zip(single, batched, strict=True):
+        assert np.abs(a.alpha - b.alpha).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_compiled_session_matches_eager(lite_network):
+    frames = _frames(4)
+    kwargs = {"weights": lite_network, "device": "cpu", "downsample_ratio": 0.5}
+    eager = list(MattingSession(frames, **kwargs))
+    compiled = list(MattingSession(frames, compile=True, **kwargs))
+    for a, b in zip(eager, compiled, strict=True):
+        assert np.abs(a.alpha - b.alpha).max() <= 1e-4
