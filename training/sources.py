@@ -48,6 +48,15 @@ def _root(data: DataConfig, name: str) -> Path:
     return Path(root)
 
 
+def check_roots(data: DataConfig, names: list[str]) -> None:
+    """Raises one ``MissingRootError`` naming every empty ``data.roots`` entry in ``names``."""
+    missing = [name for name in names if not getattr(data.roots, name)]
+    if missing:
+        keys = ", ".join(f"data.roots.{name}" for name in missing)
+        example = " ".join(f"--set data.roots.{name}=/path" for name in missing)
+        raise MissingRootError(f"{keys} not set; give them in the config or with {example}")
+
+
 def _backgrounds(data: DataConfig) -> BackgroundMix:
     sources = []
     for name in data.backgrounds:
@@ -68,6 +77,7 @@ def _matting_augmentation(data: DataConfig, source: str) -> AugmentationConfig:
 
 def matting_dataset(data: DataConfig, seed: int) -> ConcatDataset:
     """Every ``data.matting`` source at ``data.size`` and ``data.clip_length``, concatenated."""
+    check_roots(data, [*data.matting, *(f"background_{name}" for name in data.backgrounds)])
     background = _backgrounds(data)
     parts: list[ClipDataset] = []
     for source in data.matting:
@@ -117,6 +127,7 @@ def segmentation_dataset(seg: SegmentationConfig, data: DataConfig, seed: int) -
         "augmentation": augmentation,
         "seed": seed,
     }
+    check_roots(data, [source for source in seg.sources if source != "matte_masks"])
     parts: list[Dataset] = []
     for source in seg.sources:
         if source == "matte_masks":

@@ -136,6 +136,24 @@ def sample_grid(
     return torch.cat([torch.cat(list(row), dim=-1) for row in rows], dim=-2).clamp(0, 1).cpu()
 
 
+class TrainingForward(nn.Module):
+    """What DistributedDataParallel wraps: the network's forward, returning only the tensors
+    the step's loss uses, so DDP sees which parameters a pass leaves without gradient (the
+    aggregation head in a segmentation pass, the segmentation head in a matting pass)."""
+
+    def __init__(self, network: MattingNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(
+        self, frames: torch.Tensor, downsample_ratio: float = 1.0, segmentation_pass: bool = False
+    ) -> tuple[torch.Tensor, ...]:
+        out = self.network(frames, downsample_ratio, segmentation_pass)
+        if segmentation_pass:
+            return (out.segmentation,)
+        return out.foreground, out.alpha, out.agg_foreground, out.agg_alpha
+
+
 class Trainer:
     """One training run: builds everything from a ``TrainConfig`` and runs (or resumes) it.
 
@@ -164,13 +182,12 @@ class Trainer:
 
         self.network = build_network(config).to(self.device).train()
         self.optimizer = self._build_optimizer()
-        self.model: nn.Module = self.network
+        self.model: nn.Module = TrainingForward(self.network)
         if self.dist.world_size > 1:
             self.model = DistributedDataParallel(
-                self.network,
+                self.model,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                # The matting pass leaves the segmentation head unused, the segmentation pass
-                # the output projection and aggregation head.
+                # Each pass leaves some heads without gradient (see TrainingForward).
                 find_unused_parameters=True,
             )
         cuda = self.device.type == "cuda"
@@ -307,15 +324,9 @@ class Trainer:
         fgr, pha, bgr = (x.to(self.device, non_blocking=True) for x in batch)
         frames = composite(fgr, pha, bgr)
         with self._autocast():
-            out = self.model(frames, downsample_ratio=self.config.schedule.downsample_ratio)
-        terms = total_loss(
-            out.alpha.float(),
-            out.foreground.float(),
-            out.agg_alpha.float(),
-            out.agg_foreground.float(),
-            pha,
-            fgr,
-        )
+            outputs = self.model(frames, downsample_ratio=self.config.schedule.downsample_ratio)
+        out = MattingOutput(*(x.float() for x in outputs))
+        terms = total_loss(out.alpha, out.foreground, out.agg_alpha, out.agg_foreground, pha, fgr)
         self._optimise(terms.total)
         return terms, frames, pha, out
 
@@ -323,8 +334,8 @@ class Trainer:
         """One optimisation step of the segmentation BCE on a batch of (image, mask) clips."""
         image, mask = (x.to(self.device, non_blocking=True) for x in batch)
         with self._autocast():
-            out = self.model(image, segmentation_pass=True)
-        loss = segmentation_loss(out.segmentation.float(), mask)
+            (logits,) = self.model(image, segmentation_pass=True)
+        loss = segmentation_loss(logits.float(), mask)
         self._optimise(loss)
         return loss
 
