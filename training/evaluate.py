@@ -173,7 +173,11 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--weights", type=Path, required=True, help="a .safetensors checkpoint")
     parser.add_argument("--data", type=Path, required=True, help="DIR/<clip>/{com,pha,fgr}/")
     parser.add_argument(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,18 +158,7 @@ def test_torchrun_trains_two_processes_and_writes_a_loadable_checkpoint(clips, t
     config = tiny_config(
         clips, run_dir, schedule={"max_steps": 2}, data={"workers": 1}, run={"image_every": 0}
     )
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "training.train",
-        "--config",
-        str(write_config(tmp_path / "tiny.toml", config)),
-    ]
+    command = torchrun(write_config(tmp_path / "tiny.toml", config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -234,6 +225,56 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_pa
     final_whole, _ = read_weights(whole_dir / "final.safetensors")
     final_cut, _ = read_weights(cut_dir / "final.safetensors")
     assert final_whole.keys() == final_cut.keys()
+    for name in final_whole:
+        assert torch.equal(final_whole[name], final_cut[name]), name
+
+
+def torchrun(config: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "training.train",
+        "--config",
+        str(config),
+        *extra,
+    ]
+
+
+@pytest.mark.slow
+def test_torchrun_job_killed_with_sigkill_resumes_exactly(clips, tmp_path):
+    """A 2-process job is SIGKILLed (launcher and workers) once its step-4 checkpoint exists,
+    then restarted with --resume: the log and the final weights equal an uninterrupted job's."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    sections = {"schedule": {"epochs": 4}, "run": {"checkpoint_every": 1, "image_every": 0}}
+    whole_dir, cut_dir = tmp_path / "whole", tmp_path / "cut"
+    whole = write_config(tmp_path / "w.toml", tiny_config(clips, whole_dir, **sections))
+    cut = write_config(tmp_path / "c.toml", tiny_config(clips, cut_dir, **sections))
+    subprocess.run(torchrun(whole), cwd=REPO, env=env, capture_output=True, check=True, timeout=300)
+
+    job = subprocess.Popen(
+        torchrun(cut), cwd=REPO, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not checkpoint.list_steps(cut_dir) or checkpoint.list_steps(cut_dir)[-1] < 4:
+        assert job.poll() is None and time.monotonic() < deadline, "job ended before step 4"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    killed_at = checkpoint.list_steps(cut_dir)[-1]
+    assert killed_at < 12 and not (cut_dir / "final.safetensors").exists()
+
+    subprocess.run(
+        torchrun(cut, "--resume"), cwd=REPO, env=env, capture_output=True, check=True, timeout=300
+    )
+    assert losses(cut_dir) == losses(whole_dir)
+    final_whole, _ = read_weights(whole_dir / "final.safetensors")
+    final_cut, _ = read_weights(cut_dir / "final.safetensors")
     for name in final_whole:
         assert torch.equal(final_whole[name], final_cut[name]), name
 
