@@ -410,11 +410,11 @@ class Trainer:
         if seg.every and self.step % seg.every == 0:
             values["seg"] = self.segmentation_step(next(self.segmentation)).detach()
             self.seg_step += 1
-        self.scheduler.step()
         record = {"step": self.step, "epoch": epoch, **self._global_mean(values)}
         record["rank_loss"] = self._gather(values["loss"])
         for group in self.optimizer.param_groups:
             record[f"lr_{group['name']}"] = group["lr"]
+        self.scheduler.step()
         if self.dist.main:
             self._log(record, frames, pha, out)
         return record
@@ -443,8 +443,9 @@ class Trainer:
                 self.writer.add_scalar(f"matting/{name}", record[name], step)
             if "seg" in record:
                 self.writer.add_scalar("segmentation/bce", record["seg"], step)
-            for group in self.optimizer.param_groups:
-                self.writer.add_scalar(f"lr/{group['name']}", group["lr"], step)
+            for name in PARAM_GROUPS:
+                if f"lr_{name}" in record:
+                    self.writer.add_scalar(f"lr/{name}", record[f"lr_{name}"], step)
         if run.image_every and (step % run.image_every == 0 or step == 1):
             with torch.no_grad():
                 self.writer.add_image("matting/sample", sample_grid(frames, pha, out), step)

@@ -17,9 +17,10 @@ import torch
 
 from core.weights import load_network, read_weights
 from training import checkpoint
+from training.batches import epoch_batches
 from training.config import ConfigError, TrainConfig, load_config
 from training.synthetic import write_videomatte
-from training.train import Trainer, main
+from training.train import Trainer, lr_factor, main, param_group
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "training" / "configs"
@@ -148,6 +149,27 @@ def test_cli_names_missing_dataset_roots(tmp_path, capsys):
     unset = ["--set", "data.roots.videomatte=", "--set", "data.roots.background_videos="]
     assert main([*args, *unset]) == 2
     assert "data.roots.videomatte, data.roots.background_videos not set" in capsys.readouterr().err
+
+
+def test_batches_split_an_epoch_between_ranks_by_seed_and_epoch():
+    ranks = [epoch_batches(11, 2, 2, rank, seed=7, epoch=0) for rank in range(2)]
+    assert [len(b) for b in ranks] == [2, 2]  # 11 items fill 2 global steps of 2 x 2
+    items = [i for batches in ranks for batch in batches for i in batch]
+    assert len(set(items)) == 8 and set(items) <= set(range(11))
+    assert epoch_batches(11, 2, 2, 1, seed=7, epoch=0) == ranks[1]
+    assert epoch_batches(11, 2, 2, 1, seed=7, epoch=1) != ranks[1]
+    assert epoch_batches(11, 2, 2, 1, seed=8, epoch=0) != ranks[1]
+
+
+def test_learning_rate_factor_and_groups():
+    assert [lr_factor(s, 10, 0, "none") for s in (0, 9)] == [1.0, 1.0]
+    assert [lr_factor(s, 10, 4, "none") for s in (0, 1, 3, 5)] == [0.25, 0.5, 1.0, 1.0]
+    assert lr_factor(0, 10, 0, "cosine") == 1.0
+    assert lr_factor(5, 10, 0, "cosine") == pytest.approx(0.5)
+    assert lr_factor(10, 10, 0, "cosine") == pytest.approx(0.0)
+    assert param_group("backbone.features.0.0.weight") == "backbone"
+    assert param_group("refiner.box_filter.weight") == "refiner"
+    assert param_group("decoder.output.stage2.0.weight") == "rest"
 
 
 # -- distributed training --------------------------------------------------------------------
