@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
 
 from core.model import MattingNetwork, MattingOutput, NetworkConfig
 from core.weights import WeightsError, load_into, read_weights, save_weights
@@ -112,6 +115,18 @@ def build_network(config: TrainConfig) -> MattingNetwork:
             )
         load_into(network, tensors, source=config.run.init)
     return network
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def sample_grid(
@@ -281,14 +296,18 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.seg_step = state["step"], state["seg_step"]
+        changed = changed_keys(tomllib.loads(state["config"]), self.config.to_dict())
+        if changed and self.dist.main:
+            print(
+                f"warning: resuming {state_path} with changed settings: {', '.join(changed)}",
+                file=sys.stderr,
+            )
 
     def _open_logs(self, resumed: bool) -> None:
         self.writer = None
         self.loss_log = None
         if not self.dist.main:
             return
-        from torch.utils.tensorboard import SummaryWriter
-
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.toml").write_text(self.config.to_toml())
         log_path = self.run_dir / "losses.jsonl"
@@ -344,8 +363,6 @@ class Trainer:
     def run(self) -> list[dict[str, Any]]:
         """Trains to the end of the schedule (or ``stop_after``); returns this call's step
         records (also appended to ``<run>/losses.jsonl`` on rank 0)."""
-        from tqdm import tqdm
-
         records = []
         last_seg = None
         progress = tqdm(

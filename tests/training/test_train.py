@@ -211,7 +211,7 @@ def test_torchrun_trains_two_processes_and_writes_a_loadable_checkpoint(clips, t
 # -- resume ----------------------------------------------------------------------------------
 
 
-def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_path):
+def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_path, capsys):
     """6 items, batch 1, 2 epochs = 12 matting + 6 segmentation steps, with augmentation.
 
     The interrupted run stops after step 5 (mid-epoch) and its step-5 checkpoint is deleted, as
@@ -238,6 +238,7 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_pa
         Trainer(cut_config)
     resumed = Trainer(cut_config, resume=True)
     assert resumed.step == 4
+    assert "changed settings" not in capsys.readouterr().err
     resumed.run()
 
     expected, got = losses(whole_dir), losses(cut_dir)
@@ -247,6 +248,9 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_pa
     final_whole, _ = read_weights(whole_dir / "final.safetensors")
     final_cut, _ = read_weights(cut_dir / "final.safetensors")
     assert final_whole.keys() == final_cut.keys()
+    changed = tiny_config(clips, cut_dir, schedule={"epochs": 3})
+    Trainer(load_config(write_config(tmp_path / "c3.toml", changed)), resume=True)
+    assert "with changed settings: schedule.epochs" in capsys.readouterr().err
     for name in final_whole:
         assert torch.equal(final_whole[name], final_cut[name]), name
 
