@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from core.weights import load_network, read_weights
 from training import checkpoint
@@ -248,6 +249,15 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run_exactly(clips, tmp_pa
     final_whole, _ = read_weights(whole_dir / "final.safetensors")
     final_cut, _ = read_weights(cut_dir / "final.safetensors")
     assert final_whole.keys() == final_cut.keys()
+    events = EventAccumulator(str(cut_dir / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    # Steps 1-5 of the first process and 5-12 of the resumed one, step 5 purged and redone.
+    assert [e.step for e in events.Scalars("matting/loss")] == list(range(1, 13))
+    assert [e.value for e in events.Scalars("matting/loss")] == pytest.approx(
+        [r["loss"] for r in got]
+    )
+    assert [e.step for e in events.Images("matting/sample")] == [1, 2, 4, 6, 8, 10, 12]
+    assert "segmentation/bce" in events.Tags()["scalars"]
     changed = tiny_config(clips, cut_dir, schedule={"epochs": 3})
     Trainer(load_config(write_config(tmp_path / "c3.toml", changed)), resume=True)
     assert "with changed settings: schedule.epochs" in capsys.readouterr().err
