@@ -1,0 +1,346 @@
+"""Runs the matting outside Blender: subprocesses, their progress, cancelling, clean-up.
+
+Blender's own Python never imports torch or memmatte. A ``MatteJob`` runs one or two
+stages in child processes — a background Blender that renders the footage to EXR frames
+(when the batch processor cannot read it as it is), then ``<python> -m core.batch`` in the
+memmatte environment — and reads their JSON progress lines on a thread of its own. The
+thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
+(a modal operator's timer) and updates the UI from there.
+
+Every file is written under a staging folder in the cache; only a finished job moves its
+matte sequence to the destination folder, so a cancelled or failed job leaves the cache as
+it found it. No ``bpy`` import in this module.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PYTHON_ENV = "MEMMATTE_PYTHON"
+"""Environment variable naming memmatte's Python; overrides the add-on preference (farms)."""
+
+PREFERENCES_HINT = "Preferences › Add-ons › Memmatte › Python"
+
+
+class WorkerError(RuntimeError):
+    """A problem with memmatte's Python or the worker, in words an artist can act on."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One child process. ``frames``: how many frames it reports, for progress."""
+
+    label: str
+    command: tuple[str, ...]
+    frames: int
+    needs_memmatte: bool = True
+    """True when the command runs in memmatte's Python (import errors mean a bad setting)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a job. state: "running", "done", "failed" or "cancelled"."""
+
+    state: str
+    label: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+
+def resolve_python(setting: str = "") -> str:
+    """memmatte's Python: ``$MEMMATTE_PYTHON``, else ``setting`` (the add-on preference).
+
+    A virtual environment's folder stands for its interpreter. Raises ``WorkerError`` with
+    what to do when nothing usable is set.
+    """
+    path = os.environ.get(PYTHON_ENV) or setting
+    if not path:
+        raise WorkerError(
+            "memmatte's Python is not set: choose the Python interpreter where memmatte and "
+            f"torch are installed in {PREFERENCES_HINT} (or set {PYTHON_ENV})"
+        )
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):
+        for candidate in ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe"):
+            if os.path.isfile(os.path.join(path, candidate)):
+                return os.path.join(path, candidate)
+        raise WorkerError(
+            f"memmatte's Python {path} is a folder without a Python interpreter in it; "
+            f"choose the interpreter (e.g. .venv/bin/python) in {PREFERENCES_HINT}"
+        )
+    if not os.path.exists(path):
+        raise WorkerError(
+            f"memmatte's Python {path} does not exist; choose the interpreter where memmatte "
+            f"is installed in {PREFERENCES_HINT}"
+        )
+    if not os.access(path, os.X_OK):
+        raise WorkerError(f"memmatte's Python {path} is not executable; check {PREFERENCES_HINT}")
+    return path
+
+
+def parse_event(line: str) -> dict | None:
+    """A JSON progress line as a dict; None for anything else a process prints."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+_MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
+
+
+def explain_failure(
+    stage: Stage, python: str, returncode: int, stderr: list[str], events: list[dict]
+) -> str:
+    """One sentence for a stage that stopped with ``returncode``, never a traceback."""
+    text = "\n".join(stderr)
+    missing = _MISSING_MODULE.search(text)
+    if missing and stage.needs_memmatte:
+        return (
+            f"The Python at {python} cannot run memmatte (No module named '{missing.group(1)}'). "
+            "Install memmatte into it (pip install -e /path/to/memmatte) or choose another "
+            f"Python in {PREFERENCES_HINT}."
+        )
+    for event in reversed(events):
+        if event.get("event") in ("error", "failed") or event.get("level") == "error":
+            message = event.get("message") or event.get("error")
+            if message:
+                return f"{stage.label} failed: {message}"
+    lines = [line.strip() for line in stderr if line.strip()]
+    exception = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b.*:", line)]
+    if exception:
+        return f"{stage.label} failed: {exception[-1]}"
+    if lines and not lines[-1].startswith(("Traceback", "File ")):
+        return f"{stage.label} failed: {lines[-1]}"
+    return f"{stage.label} stopped with exit code {returncode}"
+
+
+def _frame_of(event: dict) -> int | None:
+    """The frame a progress event reports as finished, if it reports one."""
+    if event.get("event") not in ("frame", "frame_done", "frame_written", "written", "progress"):
+        return None
+    frame = event.get("frame")
+    return frame if isinstance(frame, int) else None
+
+
+@dataclass
+class MatteJob:
+    """Runs ``stages`` one after another, then moves ``staging / result`` to ``destination``.
+
+    staging: a folder this job owns (created, then removed whatever happens).
+    result: the folder, relative to staging, that the last stage fills with the matte.
+    python: memmatte's interpreter, named in error messages.
+    """
+
+    stages: list[Stage]
+    staging: Path
+    destination: Path
+    result: str = "matte"
+    python: str = ""
+    cwd: Path | None = None
+    on_finish: Callable[[Progress], None] | None = None
+    _progress: Progress = field(default_factory=lambda: Progress("running"))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+    _process: subprocess.Popen | None = None
+    _thread: threading.Thread | None = None
+
+    # -- control (any thread) ------------------------------------------------------------
+
+    def start(self) -> MatteJob:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        total = sum(s.frames for s in self.stages)
+        self._set(Progress("running", self.stages[0].label, 0, total))
+        self._thread = threading.Thread(target=self._run, name="memmatte-job", daemon=True)
+        self._thread.start()
+        return self
+
+    def progress(self) -> Progress:
+        with self._lock:
+            return self._progress
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None between stages and after the end)."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def cancel(self, timeout: float = 30.0) -> Progress:
+        """Stops the child process (SIGTERM to its process group, SIGKILL after 3 s), waits
+        for the job thread, and removes the staging folder. Returns the final progress."""
+        self._cancelled.set()
+        self._kill()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._cleanup()
+        return self.progress()
+
+    def wait(
+        self, callback: Callable[[Progress], None] | None = None, interval: float = 0.2
+    ) -> Progress:
+        """Blocks until the job ends, calling ``callback`` whenever progress changes."""
+        last = None
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(interval)
+                current = self.progress()
+                if callback is not None and current != last:
+                    callback(current)
+                    last = current
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        final = self.progress()
+        if callback is not None and final != last:
+            callback(final)
+        return final
+
+    # -- job thread ----------------------------------------------------------------------
+
+    def _set(self, progress: Progress) -> None:
+        with self._lock:
+            self._progress = progress
+
+    def _run(self) -> None:
+        done_before = 0
+        total = sum(s.frames for s in self.stages)
+        try:
+            for stage in self.stages:
+                if self._cancelled.is_set():
+                    break
+                outcome = self._run_stage(stage, done_before, total)
+                if outcome is not None:
+                    self._set(Progress("failed", stage.label, done_before, total, outcome))
+                    return
+                done_before += stage.frames
+            if self._cancelled.is_set():
+                self._set(Progress("cancelled", "", 0, total, "Cancelled"))
+                return
+            self._publish()
+            self._set(Progress("done", self.stages[-1].label, total, total))
+        except Exception as error:  # the thread must always end in a final state
+            self._set(Progress("failed", "", done_before, total, f"memmatte job failed: {error}"))
+        finally:
+            self._cleanup()
+            if self.on_finish is not None:
+                self.on_finish(self.progress())
+
+    def _run_stage(self, stage: Stage, done_before: int, total: int) -> str | None:
+        """Runs one stage; returns an error message, or None when it succeeded (or was cancelled)."""
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        popen_args: dict = {}
+        if sys.platform == "win32":
+            popen_args["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            popen_args["start_new_session"] = True
+        try:
+            process = subprocess.Popen(
+                stage.command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                cwd=self.cwd or self.staging,
+                env=env,
+                **popen_args,
+            )
+        except OSError as error:
+            return (
+                f"Cannot start {stage.command[0]}: {error.strerror or error}. "
+                f"Check {PREFERENCES_HINT}."
+            )
+        self._process = process
+        if self._cancelled.is_set():  # cancel() may have run before the process existed
+            self._kill()
+        stderr: collections.deque[str] = collections.deque(maxlen=200)
+        reader = threading.Thread(target=lambda: stderr.extend(process.stderr), daemon=True)
+        reader.start()
+        events: list[dict] = []
+        finished: set[int] = set()
+        self._set(Progress("running", stage.label, done_before, total))
+        for line in process.stdout:
+            event = parse_event(line)
+            if event is None:
+                continue
+            events.append(event)
+            frame = _frame_of(event)
+            if frame is not None:
+                finished.add(frame)
+                done = done_before + min(len(finished), stage.frames)
+                self._set(Progress("running", stage.label, done, total))
+        returncode = process.wait()
+        reader.join(5)
+        self._process = None
+        if self._cancelled.is_set() or returncode == 0:
+            return None
+        return explain_failure(stage, self.python, returncode, list(stderr), events)
+
+    def _publish(self) -> None:
+        """Replaces ``destination`` by the finished matte folder (two renames, same disk)."""
+        produced = self.staging / self.result
+        if not produced.is_dir() or not any(produced.iterdir()):
+            raise WorkerError(f"the worker finished but wrote no matte frames to {produced}")
+        old = self.staging / "previous"
+        if self.destination.exists():
+            os.replace(self.destination, old)
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(produced, self.destination)
+
+    def _kill(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if sys.platform == "win32":
+                process.terminate()
+            else:
+                os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if sys.platform == "win32":
+                    process.kill()
+                else:
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def _cleanup(self) -> None:
+        # The thread and cancel() may both get here; rmtree of a vanished folder is fine.
+        for _ in range(3):
+            try:
+                shutil.rmtree(self.staging)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
