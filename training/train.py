@@ -207,7 +207,8 @@ class Trainer:
             )
         cuda = self.device.type == "cuda"
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.optim.precision)
-        self.use_amp = cuda and self.amp_dtype is not None
+        # On the CPU only bf16 autocast helps (AVX-512 bf16); fp16 there is unusably slow.
+        self.use_amp = self.amp_dtype is not None and (cuda or self.amp_dtype is torch.bfloat16)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.use_amp and self.amp_dtype is torch.float16
         )
@@ -330,7 +331,7 @@ class Trainer:
     def _autocast(self):
         if not self.use_amp:
             return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.amp_dtype)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _optimise(self, loss: torch.Tensor) -> None:
         self.scaler.scale(loss).backward()

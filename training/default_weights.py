@@ -1,0 +1,299 @@
+"""Regenerates the synthetic data and retrains the bundled default weights from scratch.
+
+    python -m training.default_weights                      # everything, resumable
+    python -m training.default_weights --minutes 60         # scale the step counts to a budget
+
+The paper's three stages in miniature, sized for a 2-core CPU (docs/weights.md has the
+figures of the run that produced the shipped checkpoint):
+
+1. data: 2D procedural clips and Blender-rendered clips (``training.synthetic``), merged into
+   one VideoMatte240K-layout tree (clip folders are symlinks);
+2. stage 1, image matting (T = 1), shared by both variants;
+3. stages 2 and 3 for two variants trained side by side with equal budgets, one thread each:
+   ``memory`` (the shipped network, T > 1) and ``ablated`` (T = 1: the memory only ever sees
+   the frame itself; the quality report's ablation);
+4. the ``memory`` variant's final weights, cast to fp16, are written to
+   ``core/assets/memmatte_default.safetensors``.
+
+Every step skips work that is already done, so the command can be rerun after a stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSET = ROOT / "core" / "assets" / "memmatte_default.safetensors"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Step counts and sizes of the miniature schedule."""
+
+    procedural_clips: int = 320
+    rendered_clips: int = 24
+    clip_frames: int = 12
+    size: tuple[int, int] = (144, 256)
+    stage1_steps: int = 400
+    stage2_steps: int = 1500
+    stage3_steps: int = 150
+    lr_backbone: float = 5e-4
+    lr_rest: float = 1e-3
+
+    def scaled(self, factor: float) -> Plan:
+        return Plan(
+            self.procedural_clips,
+            self.rendered_clips,
+            self.clip_frames,
+            self.size,
+            max(20, int(self.stage1_steps * factor)),
+            max(20, int(self.stage2_steps * factor)),
+            max(10, int(self.stage3_steps * factor)),
+            self.lr_backbone,
+            self.lr_rest,
+        )
+
+
+def _run(cmd: list[str], *, threads: int | None = None, log: Path | None = None):
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    print("+", " ".join(cmd), flush=True)
+    out = open(log, "a") if log else None  # noqa: SIM115
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait(*procs: subprocess.Popen) -> None:
+    for proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit(f"failed: {' '.join(map(str, proc.args))}")
+
+
+def make_data(work: Path, plan: Plan) -> Path:
+    """Writes both generators' clips and merges them into ``work/combined``."""
+    h, w = plan.size
+    procedural = work / "procedural" / "VideoMatte240K"
+    if not (procedural / "train").is_dir():
+        _wait(
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "training.synthetic.procedural",
+                    "--out",
+                    str(procedural),
+                    "--clips",
+                    str(plan.procedural_clips),
+                    "--frames",
+                    str(plan.clip_frames),
+                    "--size",
+                    f"{h}x{w}",
+                    "--seed",
+                    "100000",
+                    "--valid-fraction",
+                    "0.05",
+                ]
+            )
+        )
+    rendered = work / "rendered" / "VideoMatte240K"
+    if plan.rendered_clips:
+        _wait(
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "training.synthetic.rendered",
+                    "--out",
+                    str(rendered),
+                    "--clips",
+                    str(plan.rendered_clips),
+                    "--frames",
+                    str(plan.clip_frames),
+                    "--size",
+                    f"{h}x{w}",
+                    "--seed",
+                    "200000",
+                ]
+            )
+        )
+    combined = work / "combined" / "VideoMatte240K"
+    for prefix, source in (("proc", procedural), ("blend", rendered)):
+        for kind in ("fgr", "pha"):
+            for clip in sorted((source / "train" / kind).glob("*")) if source.is_dir() else []:
+                link = combined / "train" / kind / f"{prefix}_{clip.name}"
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.exists():
+                    link.symlink_to(clip.resolve())
+        bg = source.parent / (source.name + "_bg") / "train"
+        for clip in sorted(bg.glob("*")) if bg.is_dir() else []:
+            link = combined.parent / "VideoMatte240K_bg" / "train" / f"{prefix}_{clip.name}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(clip.resolve())
+    return combined
+
+
+def _train_cmd(
+    config: str, run: Path, data: Path, plan: Plan, steps: int, *sets: str, init: Path | None = None
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--config",
+        config,
+        "--out",
+        str(run),
+        "--set",
+        f"data.roots.videomatte={data}",
+        "--set",
+        f"data.roots.background_videos={data.parent / 'VideoMatte240K_bg' / 'train'}",
+        "--set",
+        f"schedule.max_steps={steps}",
+        "--set",
+        "schedule.epochs=1000",
+        "--set",
+        "segmentation.every=0",
+        "--set",
+        "optim.precision=bf16",
+        "--set",
+        "data.workers=1",
+        "--set",
+        "run.checkpoint_every=100",
+    ]
+    for item in sets:
+        cmd += ["--set", item]
+    if init is not None:
+        cmd += ["--init", str(init)]
+    if (run / "checkpoints").is_dir() or any(run.glob("step-*")):
+        cmd.append("--resume")
+    return cmd
+
+
+def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
+    h, w = plan.size
+    lrs = (
+        f"optim.lr_backbone={plan.lr_backbone}",
+        f"optim.lr_rest={plan.lr_rest}",
+        "optim.lr_decay='cosine'",
+        "optim.warmup_steps=30",
+    )
+    runs = work / "runs"
+    stage1 = runs / "stage1"
+    if not (stage1 / "final.safetensors").is_file():
+        _wait(
+            _run(
+                _train_cmd(
+                    "training/configs/synthetic_stage1.toml",
+                    stage1,
+                    data,
+                    plan,
+                    plan.stage1_steps,
+                    f"data.size=[{h}, {w}]",
+                    "data.batch_size=8",
+                    *lrs,
+                ),
+                log=runs.with_suffix(".stage1.log"),
+            )
+        )
+    variants = {"memory": (4, 2, 3, 1), "ablated": (1, 8, 1, 3)}
+    procs = []
+    for name, (t2, b2, _, _) in variants.items():
+        run = runs / f"{name}-stage2"
+        if not (run / "final.safetensors").is_file():
+            procs.append(
+                _run(
+                    _train_cmd(
+                        "training/configs/synthetic_stage2.toml",
+                        run,
+                        data,
+                        plan,
+                        plan.stage2_steps,
+                        f"data.size=[{h}, {w}]",
+                        f"data.clip_length={t2}",
+                        f"data.batch_size={b2}",
+                        *lrs,
+                        init=stage1 / "final.safetensors",
+                    ),
+                    threads=1,
+                    log=runs / f"{name}-stage2.log",
+                )
+            )
+    _wait(*procs)
+    procs = []
+    for name, (_, _, t3, b3) in variants.items():
+        run = runs / f"{name}-stage3"
+        if not (run / "final.safetensors").is_file():
+            procs.append(
+                _run(
+                    _train_cmd(
+                        "training/configs/synthetic_stage3.toml",
+                        run,
+                        data,
+                        plan,
+                        plan.stage3_steps,
+                        f"data.size=[{2 * h}, {2 * w}]",
+                        f"data.clip_length={t3}",
+                        f"data.batch_size={b3}",
+                        "schedule.downsample_ratio=0.5",
+                        init=runs / f"{name}-stage2" / "final.safetensors",
+                    ),
+                    threads=1,
+                    log=runs / f"{name}-stage3.log",
+                )
+            )
+    _wait(*procs)
+    return {name: runs / f"{name}-stage3" / "final.safetensors" for name in variants}
+
+
+def bundle(final: Path, asset: Path = ASSET) -> Path:
+    """Casts the memory variant's final weights to fp16 and writes the bundled default."""
+    import torch
+
+    from core.weights import load_network, read_weights, save_weights
+
+    network = load_network(final)
+    _, meta = read_weights(final)
+    extra = {
+        k: v for k, v in meta.items() if k not in {"format", "format_version", "config", "stage"}
+    }
+    extra["trained_by"] = "python -m training.default_weights"
+    return save_weights(
+        network, asset, stage=meta.get("stage", ""), dtype=torch.float16, metadata=extra
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.default_weights",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--work", type=Path, default=ROOT / "data" / "default")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the step counts (e.g. 0.1 for a smoke run)",
+    )
+    parser.add_argument("--rendered-clips", type=int, default=Plan.rendered_clips)
+    parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the asset")
+    args = parser.parse_args(argv)
+    plan = Plan(rendered_clips=args.rendered_clips).scaled(args.scale)
+    start = time.time()
+    data = make_data(args.work, plan)
+    finals = train(args.work, data, plan)
+    if not args.no_bundle:
+        print(f"wrote {bundle(finals['memory'])}")
+    print(f"done in {(time.time() - start) / 60:.1f} min; ablated variant: {finals['ablated']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
