@@ -1,0 +1,51 @@
+"""The image-sequence processor: EXR (and any OpenImageIO format) plates → matte EXRs.
+
+Command line: ``python -m core.batch shots/*.exr`` (see docs/farm.md). Python:
+
+    from hosts.exr import process_shot
+    process_shot("shots/plate.####.exr", weights="memmatte.safetensors", resume=True)
+"""
+
+from hosts.exr.errors import (
+    BadInputError,
+    BatchError,
+    Cancelled,
+    OutputError,
+    UsageError,
+)
+from hosts.exr.io import OutputFormat
+from hosts.exr.processor import (
+    BatchOptions,
+    BatchReport,
+    Event,
+    Failure,
+    Model,
+    ShotReport,
+    load_model,
+    process,
+    process_shot,
+    run_shot,
+)
+from hosts.exr.sequence import Shot, find_shots, output_shot
+
+__all__ = [
+    "BadInputError",
+    "BatchError",
+    "BatchOptions",
+    "BatchReport",
+    "Cancelled",
+    "Event",
+    "Failure",
+    "Model",
+    "OutputError",
+    "OutputFormat",
+    "Shot",
+    "ShotReport",
+    "UsageError",
+    "find_shots",
+    "load_model",
+    "output_shot",
+    "process",
+    "process_shot",
+    "run_shot",
+]

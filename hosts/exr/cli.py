@@ -1,0 +1,339 @@
+"""``python -m core.batch``: the command line of the image-sequence processor.
+
+Text output goes to stderr (a progress bar per shot on a terminal, one line per event
+otherwise); ``--log-format json`` prints one JSON object per event on stdout instead, for
+farm log parsers. Exit codes are listed in ``--help`` and docs/farm.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from hosts.exr import errors
+from hosts.exr.errors import BatchError, Cancelled
+from hosts.exr.io import COMPRESSIONS, PIXEL_TYPES, OutputFormat
+from hosts.exr.processor import BatchOptions, BatchReport, Event, process
+
+EPILOG = """\
+inputs: globs (shots/*.exr), files, folders, or sequence patterns: plate.####.exr,
+plate.%04d.exr, plate.@@@@.exr, plate.$F4.exr, plate.1001-1100#.exr. Several shots are
+processed one after another.
+
+output pattern: {dir} is the plate's folder and {name} its base name; each # is one digit
+of the frame number (%04d and $F4 work too). Default: {dir}/matte/ with the plate's names.
+
+exit codes:
+  0    every shot done
+  1    internal error (traceback printed)
+  2    usage error (bad option, no weights, output equal to an input)
+  3    bad input (missing, truncated or corrupt frame; resolution change)
+  4    --keep-going: at least one shot failed (all failures listed at the end)
+  5    an output could not be written
+  130  interrupted by SIGINT, 143 terminated by SIGTERM (rerun with --resume)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m core.batch",
+        description="Matte image sequences (EXR, DPX, TIFF, PNG, JPEG) into EXRs with memmatte.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="plates: globs, files, patterns")
+    p.add_argument("-o", "--output", metavar="PATTERN", help="where mattes go (see below)")
+    p.add_argument(
+        "--weights", type=Path, metavar="PATH", help="checkpoint (default: the bundled weights)"
+    )
+    p.add_argument("--frames", metavar="RANGE", help="only these frames, e.g. 1001-1050")
+    p.add_argument(
+        "--colorspace",
+        metavar="NAME",
+        help="OCIO colour space of the plates (default: file metadata, else scene-linear "
+        "Rec.709 for float files and sRGB for integer files); config: $OCIO or ocio://default",
+    )
+    layout = p.add_mutually_exclusive_group()
+    layout.add_argument("--alpha-only", action="store_true", help="write a single A channel")
+    layout.add_argument(
+        "--layers",
+        action="store_true",
+        help="write the plate untouched plus matte.A and fg.R/G/B in one EXR",
+    )
+    p.add_argument(
+        "--unpremultiplied",
+        action="store_true",
+        help="foreground not multiplied by alpha (default: premultiplied, the EXR convention)",
+    )
+    p.add_argument("--compression", choices=COMPRESSIONS, default="zip")
+    p.add_argument("--pixel-type", choices=PIXEL_TYPES, default="half")
+    p.add_argument(
+        "--downsample-ratio",
+        default="auto",
+        metavar="R",
+        help="network resolution as a fraction of the frame, or auto (about 512 px)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference")
+    p.add_argument("--io-threads", type=int, default=0, metavar="N", help="0: automatic")
+    p.add_argument("--resume", action="store_true", help="skip frames whose complete output exists")
+    p.add_argument(
+        "--keep-going", action="store_true", help="continue with the other shots on failure"
+    )
+    p.add_argument(
+        "--emit-openjd",
+        type=Path,
+        metavar="FILE",
+        help="write an Open Job Description template that runs this command in chunks, "
+        "then exit without processing",
+    )
+    p.add_argument("--chunk-size", type=int, default=10, metavar="N", help="frames per task")
+    p.add_argument(
+        "--python",
+        default=sys.executable,
+        metavar="PATH",
+        help="interpreter the template's tasks run (default: this one)",
+    )
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = _Output(args.log_format, args.quiet)
+    try:
+        options = _options(args)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        if args.emit_openjd:
+            return _emit_openjd(args, options, out)
+        cancel = threading.Event()
+        with _signals(cancel) as received:
+            try:
+                report = process(
+                    args.inputs,
+                    options,
+                    weights=args.weights,
+                    keep_going=args.keep_going,
+                    progress=out.event,
+                    cancel=cancel,
+                )
+            except Cancelled as exc:
+                code = errors.EXIT_TERMINATED if received == [signal.SIGTERM] else exc.exit_code
+                out.error("cancelled", str(exc) + "; rerun with --resume to finish", code)
+                return code
+        return out.summary(report)
+    except BatchError as exc:
+        out.error("error", str(exc), exc.exit_code)
+        return exc.exit_code
+    except Exception as exc:
+        traceback.print_exc()
+        out.error("error", f"internal error: {exc!r}", errors.EXIT_INTERNAL)
+        return errors.EXIT_INTERNAL
+    finally:
+        out.close()
+
+
+def _options(args: argparse.Namespace) -> BatchOptions:
+    layout = "alpha" if args.alpha_only else "layers" if args.layers else "rgba"
+    options = BatchOptions(
+        output=args.output,
+        frames=args.frames,
+        colorspace=args.colorspace,
+        format=OutputFormat(layout, not args.unpremultiplied, args.pixel_type, args.compression),
+        resume=args.resume,
+        downsample_ratio=args.downsample_ratio,
+        device=args.device,
+        precision=args.precision,
+        io_threads=args.io_threads,
+    )
+    options.check()
+    return options
+
+
+def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) -> int:
+    from hosts.exr.openjd import MAX_CHUNK, job_template, values_path, write_template
+    from hosts.exr.processor import check_outputs
+    from hosts.exr.sequence import find_shots
+
+    if not 1 <= args.chunk_size <= MAX_CHUNK:
+        raise errors.UsageError(f"--chunk-size must be in 1..{MAX_CHUNK}")
+    shots = find_shots(args.inputs)
+    check_outputs(shots, options)
+    passed = []
+    if args.colorspace:
+        passed += ["--colorspace", args.colorspace]
+    if args.alpha_only:
+        passed.append("--alpha-only")
+    if args.layers:
+        passed.append("--layers")
+    if args.unpremultiplied:
+        passed.append("--unpremultiplied")
+    passed += ["--compression", args.compression, "--pixel-type", args.pixel_type]
+    passed += ["--downsample-ratio", str(args.downsample_ratio), "--device", args.device]
+    passed += ["--precision", args.precision]
+    if args.threads:
+        passed += ["--threads", str(args.threads)]
+    template, values = job_template(
+        shots,
+        options,
+        weights=args.weights,
+        chunk_size=args.chunk_size,
+        python=args.python,
+        extra_args=passed,
+    )
+    path = write_template(args.emit_openjd, template, values)
+    out.note(
+        "openjd",
+        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}) and its path "
+        f"values {values_path(path)}; run locally: openjd run {path} "
+        f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'",
+    )
+    return errors.EXIT_OK
+
+
+@contextlib.contextmanager
+def _signals(cancel: threading.Event) -> Iterator[list[int]]:
+    """SIGINT and SIGTERM set ``cancel`` (the run stops cleanly after the frame in flight);
+    a second signal acts as usual."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum, frame):
+        received.append(signum)
+        cancel.set()
+        signal.signal(signum, previous[signum])
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, handler)
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class _Output:
+    """Progress bars, text lines or JSON lines, depending on the options and the terminal."""
+
+    def __init__(self, log_format: str, quiet: bool, stream: TextIO | None = None) -> None:
+        self.json = log_format == "json"
+        self.quiet = quiet
+        self.stream = stream or (sys.stdout if self.json else sys.stderr)
+        self.tty = not self.json and not quiet and self.stream.isatty()
+        self._bar = None
+        self._started = time.perf_counter()
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+    def event(self, e: Event) -> None:
+        if self.json:
+            fields = {"shot": e.shot, "frame": e.frame, "path": e.path, "message": e.message}
+            if e.kind in ("shot_start", "resume", "frame", "shot_done"):
+                fields.update(done=e.done, total=e.total)
+            if e.kind == "shot_done":
+                fields["seconds"] = round(e.seconds, 3)
+            self._json(e.kind, **fields)
+            return
+        if self.quiet:
+            return
+        if self.tty and e.kind == "shot_start":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=e.total, desc=e.shot, unit="frame", file=self.stream)
+            self._line(f"{e.shot} → {e.path}")
+        elif self.tty and e.kind == "frame" and self._bar is not None:
+            self._bar.update(1)
+        elif self.tty and e.kind == "shot_done" and self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        else:
+            self._line(_describe(e))
+
+    def note(self, kind: str, message: str) -> None:
+        if self.json:
+            self._json(kind, message=message)
+        elif not self.quiet:
+            self._line(message)
+
+    def error(self, kind: str, message: str, code: int) -> None:
+        if self.json:
+            self._json(kind, message=message, exit_code=code)
+        self._line(f"memmatte: {message} (exit {code})", sys.stderr)
+
+    def summary(self, report: BatchReport) -> int:
+        written = sum(len(r.written) for r in report.reports)
+        skipped = sum(len(r.skipped) for r in report.reports)
+        seconds = time.perf_counter() - self._started
+        message = (
+            f"{len(report.reports)} shot(s) done, {written} frame(s) written, "
+            f"{skipped} already complete, {seconds:.1f} s"
+        )
+        code = errors.EXIT_PARTIAL if report.failures else errors.EXIT_OK
+        if self.json:
+            self._json(
+                "summary",
+                message=message,
+                exit_code=code,
+                failures=[
+                    {"shot": f.shot, "exit_code": f.exit_code, "message": f.message}
+                    for f in report.failures
+                ],
+            )
+        elif not self.quiet:
+            self._line(message)
+        for f in report.failures:
+            self._line(f"memmatte: FAILED {f.shot}: {f.message} (exit {f.exit_code})", sys.stderr)
+        return code
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _json(self, kind: str, **fields) -> None:
+        record = {"event": kind, "time": round(time.time(), 3)}
+        record.update({k: v for k, v in fields.items() if v is not None and v != ""})
+        self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()
+
+    def _line(self, text: str, stream: TextIO | None = None) -> None:
+        stream = stream or self.stream
+        if self._bar is not None and stream is self.stream:
+            self._bar.write(text, file=stream)
+        else:
+            stream.write(text + "\n")
+            stream.flush()
+
+
+def _describe(e: Event) -> str:
+    if e.kind == "shot_start":
+        return f"{e.shot}: {e.total} frame(s) → {e.path}"
+    if e.kind == "resume":
+        return f"{e.shot}: {e.done} of {e.total} frame(s) already complete, skipped"
+    if e.kind == "frame":
+        return f"{e.shot}: frame {e.frame} → {e.path} ({e.done}/{e.total})"
+    if e.kind == "sanitised":
+        return f"warning: {e.path}: {e.message}"
+    if e.kind == "stale_temp":
+        return f"removed stale temporary file {e.path}"
+    if e.kind == "shot_done":
+        rate = e.done / e.seconds if e.seconds else 0.0
+        return f"{e.shot}: {e.done} frame(s) in {e.seconds:.1f} s ({rate:.2f} frames/s)"
+    return f"{e.shot}: {e.kind} {e.message}"

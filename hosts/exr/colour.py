@@ -1,0 +1,155 @@
+"""Colour: plates in any OCIO colour space ↔ the network's display-referred sRGB.
+
+Conversions go through OpenImageIO's OpenColorIO, with the config named by ``$OCIO`` or,
+without it, OCIO's built-in ``ocio://default`` config. The network was trained on sRGB
+images in [0, 1]: a plate is converted to sRGB and clipped to [0, 1] for the network only
+(highlights above sRGB 1.0, i.e. scene-linear 1.0, are clipped in what the network sees).
+The network's foreground is converted back to the plate's space, so it composites over the
+plate in the plate's own space; it is therefore bounded by the sRGB range (scene-linear
+[0, 1]). For highlight detail use the plate times the matte (``--layers`` carries both).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import OpenImageIO as oiio
+
+from hosts.exr.errors import UsageError
+
+NETWORK_SPACES = ("srgb_tx", "sRGB - Texture", "Utility - sRGB - Texture", "sRGB")
+"""Names of sRGB-encoded Rec.709 (the network's input) in common configs, tried in order."""
+LINEAR_SPACES = ("lin_rec709", "Linear Rec.709 (sRGB)", "Utility - Linear - sRGB", "linear")
+"""Names of scene-linear Rec.709 (the default for float files such as EXR), tried in order."""
+HALF_MAX = 65504.0
+
+_FLOAT_FORMATS = {oiio.BASETYPE.HALF, oiio.BASETYPE.FLOAT, oiio.BASETYPE.DOUBLE}
+
+
+def config_name() -> str:
+    """The OCIO config in use: ``$OCIO`` when set, else OCIO's built-in default."""
+    return os.environ.get("OCIO") or "ocio://default"
+
+
+@cache
+def _config(name: str) -> oiio.ColorConfig:
+    config = oiio.ColorConfig(name)
+    if config.getNumColorSpaces() == 0:
+        raise UsageError(f"OCIO config {name!r} could not be loaded ({config.geterror()})")
+    return config
+
+
+def _first_known(config: oiio.ColorConfig, names: tuple[str, ...], what: str) -> str:
+    for name in names:
+        if config.getColorSpaceIndex(name) >= 0:
+            return name
+    raise UsageError(
+        f"OCIO config {config_name()!r} has no {what} colour space (tried {', '.join(names)})"
+    )
+
+
+def network_space() -> str:
+    return _first_known(_config(config_name()), NETWORK_SPACES, "sRGB")
+
+
+def linear_space() -> str:
+    return _first_known(_config(config_name()), LINEAR_SPACES, "scene-linear Rec.709")
+
+
+def check_space(name: str) -> str:
+    """``name`` if the config knows it (as a colour space or alias), else ``UsageError``."""
+    config = _config(config_name())
+    if config.getColorSpaceIndex(name) < 0:
+        known = ", ".join(config.getColorSpaceNames())
+        raise UsageError(f"unknown colour space {name!r} in {config_name()}; known: {known}")
+    return name
+
+
+def default_space(spec: oiio.ImageSpec) -> str:
+    """The colour space a file declares (``oiio:ColorSpace``), else the format's convention:
+    float data (EXR, float TIFF) is scene-linear Rec.709, integer data (PNG, JPEG, DPX,
+    TIFF) is sRGB."""
+    declared = spec.get_string_attribute("oiio:ColorSpace")
+    if declared and _config(config_name()).getColorSpaceIndex(declared) >= 0:
+        return declared
+    return linear_space() if spec.format.basetype in _FLOAT_FORMATS else network_space()
+
+
+@dataclass(frozen=True)
+class SanitiseCounts:
+    """Values replaced in a frame: NaN → 0, -Inf → 0, +Inf → 65504, negative → 0."""
+
+    nan: int = 0
+    inf: int = 0
+    negative: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.nan + self.inf + self.negative
+
+
+def sanitise(rgb: np.ndarray) -> tuple[np.ndarray, SanitiseCounts]:
+    """(H, W, C) float32 → the same with NaN, Inf and negative values replaced, and counts.
+
+    Returns the input itself when nothing needs replacing.
+    """
+    finite = np.isfinite(rgb)
+    all_finite = bool(finite.all())
+    if all_finite and float(rgb.min(initial=0.0)) >= 0.0:
+        return rgb, SanitiseCounts()
+    nan = int(np.isnan(rgb).sum()) if not all_finite else 0
+    inf = int((~finite).sum()) - nan
+    negative = int((rgb < 0).sum()) - int(np.isneginf(rgb).sum())
+    clean = np.nan_to_num(rgb, nan=0.0, posinf=HALF_MAX, neginf=0.0)
+    np.maximum(clean, 0.0, out=clean)
+    return clean, SanitiseCounts(nan, inf, negative)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Converts between a plate's colour space and the network's sRGB.
+
+    Arrays are (H, W, 3) float32. ``identity`` when the two spaces are equivalent, so sRGB
+    plates (PNG, JPEG) reach the network bit-exactly.
+    """
+
+    plate_space: str
+    network_space: str
+    config: str
+    identity: bool
+
+    def to_network(self, rgb: np.ndarray) -> np.ndarray:
+        """Plate space → sRGB clipped to [0, 1] (the network's input)."""
+        out = rgb if self.identity else self._convert(rgb, self.plate_space, self.network_space)
+        return np.clip(out, 0.0, 1.0)
+
+    def to_plate(self, rgb: np.ndarray) -> np.ndarray:
+        """sRGB in [0, 1] (the network's foreground) → plate space."""
+        if self.identity:
+            return rgb
+        return self._convert(rgb, self.network_space, self.plate_space)
+
+    def _convert(self, rgb: np.ndarray, source: str, target: str) -> np.ndarray:
+        height, width, channels = rgb.shape
+        buf = oiio.ImageBuf(oiio.ImageSpec(width, height, channels, oiio.FLOAT))
+        buf.set_pixels(oiio.ROI.All, np.ascontiguousarray(rgb, dtype=np.float32))
+        if not oiio.ImageBufAlgo.colorconvert(buf, buf, source, target, False, "", "", self.config):
+            raise UsageError(f"colour conversion {source} → {target} failed: {buf.geterror()}")
+        out = buf.get_pixels(oiio.FLOAT)
+        return np.nan_to_num(out, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
+
+
+def conversion(plate_space: str) -> Conversion:
+    """The conversion for plates in ``plate_space`` (checked against the config)."""
+    return _conversion(plate_space, config_name())
+
+
+@cache
+def _conversion(plate_space: str, config: str) -> Conversion:
+    check_space(plate_space)
+    target = network_space()
+    identity = plate_space == target or _config(config).equivalent(plate_space, target)
+    return Conversion(plate_space, target, config, bool(identity))

@@ -1,0 +1,272 @@
+"""OpenImageIO reading of plates and atomic writing of matte EXRs with the plate's metadata.
+
+Every output is written to ``.<name>.tmp-<pid>.exr`` in its target folder and renamed into
+place with ``os.replace``, so a final file name always holds a complete file, whatever
+happens to the process. Outputs carry a ``memmatte`` string attribute (JSON) recording the
+memmatte version, the weights hash, the downsample ratio and the output settings; resuming
+trusts an existing output only when it opens and its stamp matches the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+
+from hosts.exr.errors import BadInputError, OutputError
+
+LAYOUTS = ("rgba", "alpha", "layers")
+COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
+PIXEL_TYPES = ("half", "float")
+STAMP_ATTRIBUTE = "memmatte"
+STAMP_KEYS = ("weights", "downsample_ratio", "layout", "premultiplied", "pixel_type", "colorspace")
+"""Stamp fields that change an output's pixels; resume redoes a frame when any differs."""
+
+# Attributes describing the file rather than the picture: never copied to an output.
+_NOT_COPIED = re.compile(r"^(oiio:|compression$|tiles$|openexr:chunkCount$)")
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.exr$")
+
+
+@dataclass(frozen=True)
+class Plate:
+    """One frame as read: the data window of subimage 0.
+
+    pixels: (H, W, C) float32, every channel of the file in its stored order and values
+    (integer formats scaled to [0, 1]). spec: the file's header.
+    """
+
+    path: Path
+    spec: oiio.ImageSpec
+    pixels: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the data window."""
+        return self.spec.width, self.spec.height
+
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) float32: the R, G, B channels (a grey channel repeated)."""
+        return np.ascontiguousarray(self.pixels[..., list(rgb_channels(self.spec))])
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What a matte EXR holds.
+
+    layout: "rgba" (R, G, B foreground, A alpha), "alpha" (a single A channel) or
+    "layers" (the plate's channels untouched, plus matte.A and fg.R, fg.G, fg.B).
+    premultiplied: foreground × alpha (the EXR convention) or not.
+    """
+
+    layout: str = "rgba"
+    premultiplied: bool = True
+    pixel_type: str = "half"
+    compression: str = "zip"
+
+
+def rgb_channels(spec: oiio.ImageSpec) -> tuple[int, int, int]:
+    """Indices of R, G, B: channels named R, G, B (any case), else the first three, else
+    the first channel three times (greyscale)."""
+    names = [n.lower() for n in spec.channelnames]
+    if all(c in names for c in "rgb"):
+        return names.index("r"), names.index("g"), names.index("b")
+    if spec.nchannels >= 3:
+        return 0, 1, 2
+    return 0, 0, 0
+
+
+def read_header(path: Path) -> oiio.ImageSpec:
+    """The header of subimage 0; ``BadInputError`` naming the file if it cannot be opened."""
+    if not path.is_file():
+        raise BadInputError(f"{path}: missing frame")
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+    try:
+        return oiio.ImageSpec(inp.spec())
+    finally:
+        inp.close()
+
+
+def read_plate(path: Path) -> Plate:
+    """Reads every channel of subimage 0 as float32; ``BadInputError`` naming the file when
+    it is missing, truncated or corrupt."""
+    if not path.is_file():
+        raise BadInputError(f"{path}: missing frame")
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+    try:
+        spec = oiio.ImageSpec(inp.spec())
+        if spec.depth > 1:
+            raise BadInputError(f"{path}: volume images are not supported")
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
+        if pixels is None:
+            raise BadInputError(f"{path}: truncated or corrupt ({_clean(inp.geterror())})")
+    finally:
+        inp.close()
+    pixels = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, -1)
+    return Plate(path, spec, pixels)
+
+
+def matte_pixels(
+    spec: oiio.ImageSpec,
+    plate: np.ndarray | None,
+    alpha: np.ndarray,
+    foreground: np.ndarray | None,
+    fmt: OutputFormat,
+) -> tuple[list[str], np.ndarray]:
+    """Channel names and (H, W, C) float32 pixels of an output.
+
+    spec, plate: the plate's header and (for the "layers" layout) its pixels. alpha: (H, W)
+    in [0, 1]. foreground: (H, W, 3) in the plate's colour space, not premultiplied (unused
+    by the "alpha" layout).
+    """
+    a = alpha[..., None].astype(np.float32)
+    if fmt.layout == "alpha":
+        return ["A"], np.ascontiguousarray(a)
+    fg = foreground * a if fmt.premultiplied else foreground
+    if fmt.layout == "rgba":
+        return ["R", "G", "B", "A"], np.concatenate([fg, a], axis=-1).astype(np.float32)
+    names = [*spec.channelnames, "matte.A", "fg.R", "fg.G", "fg.B"]
+    return names, np.concatenate([plate, a, fg], axis=-1).astype(np.float32)
+
+
+def output_spec(
+    plate: oiio.ImageSpec,
+    channels: list[str],
+    fmt: OutputFormat,
+    colorspace: str,
+    stamp: Mapping[str, object],
+) -> oiio.ImageSpec:
+    """The output header: the plate's data and display windows and every metadata attribute
+    (pixel aspect, timecode, frame rate, camera matrices, studio attributes), with our
+    channels, pixel type, compression and ``memmatte`` stamp."""
+    pixel = oiio.HALF if fmt.pixel_type == "half" else oiio.FLOAT
+    spec = oiio.ImageSpec(plate.width, plate.height, len(channels), pixel)
+    spec.x, spec.y = plate.x, plate.y
+    spec.full_x, spec.full_y = plate.full_x, plate.full_y
+    spec.full_width, spec.full_height = plate.full_width, plate.full_height
+    spec.channelnames = tuple(channels)
+    if fmt.layout == "layers":
+        spec.channelformats = tuple(_plate_formats(plate)) + (oiio.TypeDesc(pixel),) * 4
+        spec.alpha_channel = plate.alpha_channel
+    else:
+        spec.alpha_channel = channels.index("A")
+    for attr in plate.extra_attribs:
+        if not _NOT_COPIED.match(attr.name):
+            spec.attribute(attr.name, attr.type, attr.value)
+    spec.attribute("compression", fmt.compression)
+    if fmt.layout != "alpha":
+        spec.attribute("oiio:ColorSpace", colorspace)
+    spec.attribute(STAMP_ATTRIBUTE, json.dumps(dict(stamp), sort_keys=True))
+    return spec
+
+
+def temp_path(path: Path) -> Path:
+    """``.<name>.tmp-<pid>.exr`` beside ``path``."""
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}.exr")
+
+
+def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
+    """Writes a temporary file in ``path``'s folder and renames it to ``path``. No partial
+    file is left on failure; ``OutputError`` names the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: cannot create the output folder ({exc})") from exc
+    tmp = temp_path(path)
+    try:
+        out = oiio.ImageOutput.create(str(tmp))
+        if out is None:
+            raise OutputError(f"{path}: no EXR writer ({_clean(oiio.geterror())})")
+        ok = out.open(str(tmp), spec) and out.write_image(np.ascontiguousarray(pixels))
+        error = out.geterror()
+        ok = out.close() and ok
+        if not ok:
+            raise OutputError(f"{path}: write failed ({_clean(error or out.geterror())})")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: write failed ({exc})") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def read_stamp(path: Path) -> dict | None:
+    """The ``memmatte`` stamp of an existing output, or None when the file is missing, does
+    not open, or has no valid stamp."""
+    if not path.is_file():
+        return None
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        oiio.geterror()  # clear the thread's error
+        return None
+    try:
+        text = inp.spec().get_string_attribute(STAMP_ATTRIBUTE)
+    finally:
+        inp.close()
+    try:
+        stamp = json.loads(text)
+    except ValueError:
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def stamp_matches(stamp: Mapping[str, object] | None, expected: Mapping[str, object]) -> bool:
+    return stamp is not None and all(stamp.get(k) == expected.get(k) for k in STAMP_KEYS)
+
+
+def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
+    """Removes temporary files left for ``outputs`` by processes that no longer run on this
+    machine (a run killed with SIGKILL); returns what was removed."""
+    stems_by_folder: dict[Path, set[str]] = {}
+    for path in outputs:
+        stems_by_folder.setdefault(path.parent, set()).add(path.stem)
+    removed = []
+    for folder, stems in stems_by_folder.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            match = _TEMP.match(entry.name)
+            if match and match["stem"] in stems and not _alive(int(match["pid"])):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+def _plate_formats(plate: oiio.ImageSpec) -> list[oiio.TypeDesc]:
+    """Half and float channels keep their type (so the plate is copied bit for bit);
+    anything else is stored as float."""
+    formats = list(plate.channelformats) or [plate.format] * plate.nchannels
+    return [
+        oiio.TypeDesc(oiio.HALF) if f.basetype == oiio.BASETYPE.HALF else oiio.TypeDesc("float")
+        for f in formats
+    ]
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean(message: str) -> str:
+    return " ".join(message.split()) or "unknown error"

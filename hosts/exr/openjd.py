@@ -1,0 +1,197 @@
+"""Open Job Description job templates that split shots into farm chunks.
+
+``python -m core.batch shots/*.exr --emit-openjd job.json --chunk-size 10`` writes a
+``jobtemplate-2023-09`` template with one step per shot. Each step's task parameter is a
+``CHUNK[INT]`` over the shot's frames (the ``TASK_CHUNKING`` extension, contiguous chunks of
+``ChunkSize`` frames), and each task runs this same command on its chunk:
+
+    <Python> -m core.batch <Input> --output <Output> --frames 1011-1020 --resume ...
+
+Every chunk reads the two frames before it as memory pre-roll, so the chunks' outputs are
+bit-identical to a single-process run. The template is JSON, which is also valid YAML.
+The paths (plates, outputs, weights) are PATH job parameters, written beside the template
+in ``job.params.json``. Check it with ``openjd check job.json``, run it locally with
+``openjd run job.json -p file://job.params.json --step <name>``, or submit both to a farm
+that speaks Open Job Description.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hosts.exr.processor import BatchOptions, frame_set
+from hosts.exr.sequence import Shot, output_shot
+
+SPECIFICATION = "jobtemplate-2023-09"
+MAX_CHUNK = 150
+"""The largest chunk the TASK_CHUNKING extension allows."""
+
+
+def job_template(
+    shots: Sequence[Shot],
+    options: BatchOptions,
+    *,
+    weights: str | Path | None,
+    chunk_size: int = 10,
+    python: str = sys.executable,
+    extra_args: Sequence[str] = (),
+) -> tuple[dict, dict[str, str]]:
+    """The template as a dict, and the values of its PATH parameters.
+
+    Paths are PATH job parameters (``Input``, ``Output`` — numbered for several shots — and
+    ``Weights``), so a farm's path mapping can translate them. Open Job Description allows
+    PATH defaults only inside the template's folder, so their values come separately (pass
+    them with ``-p file://<values file>``). ``Python`` is the interpreter tasks run.
+    extra_args: further ``core.batch`` options every task passes on (colour space, layout,
+    device, ...).
+    """
+    values: dict[str, str] = {}
+
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"chunk size must be in 1..{MAX_CHUNK}, got {chunk_size}")
+    parameters: list[dict] = [
+        {
+            "name": "Python",
+            "type": "STRING",
+            "default": python,
+            "description": "The Python interpreter that has memmatte installed.",
+        },
+        {
+            "name": "ChunkSize",
+            "type": "INT",
+            "default": chunk_size,
+            "minValue": 1,
+            "maxValue": MAX_CHUNK,
+            "description": "Frames per task; each task also reads 2 frames of pre-roll.",
+        },
+    ]
+    weights_args: list[str] = []
+    if weights is not None:
+        parameters.append(
+            {
+                "name": "Weights",
+                "type": "PATH",
+                "objectType": "FILE",
+                "dataFlow": "IN",
+                "description": "memmatte checkpoint (.safetensors).",
+            }
+        )
+        values["Weights"] = os.path.abspath(weights)
+        weights_args = ["--weights", "{{Param.Weights}}"]
+
+    steps = []
+    names: set[str] = set()
+    for number, shot in enumerate(shots, start=1):
+        suffix = "" if len(shots) == 1 else str(number)
+        out = output_shot(shot, options.output)
+        parameters += [
+            {
+                "name": f"Input{suffix}",
+                "type": "PATH",
+                "description": f"Plates of {shot.name}.",
+            },
+            {
+                "name": f"Output{suffix}",
+                "type": "PATH",
+                "description": "Matte EXRs (#### is the frame number).",
+            },
+        ]
+        values[f"Input{suffix}"] = os.path.abspath(shot.pattern())
+        values[f"Output{suffix}"] = os.path.abspath(_output_pattern(out))
+        frames = frame_set(options.frames) if options.frames else list(shot.frames)
+        args = [
+            "-m",
+            "core.batch",
+            f"{{{{Param.Input{suffix}}}}}",
+            "--output",
+            f"{{{{Param.Output{suffix}}}}}",
+            "--frames",
+            "{{Task.Param.Frame}}",
+            *weights_args,
+            "--resume",
+            "--log-format",
+            "json",
+            *extra_args,
+        ]
+        steps.append(
+            {
+                "name": _unique(f"matte {shot.basename.rstrip('._-') or 'shot'}", names),
+                "parameterSpace": {
+                    "taskParameterDefinitions": [
+                        {
+                            "name": "Frame",
+                            "type": "CHUNK[INT]",
+                            "range": _range_expression(frames),
+                            "chunks": {
+                                "defaultTaskCount": "{{Param.ChunkSize}}",
+                                "rangeConstraint": "CONTIGUOUS",
+                            },
+                        }
+                    ]
+                },
+                "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
+            }
+        )
+    title = ", ".join(s.basename.rstrip("._-") for s in shots)
+    template = {
+        "specificationVersion": SPECIFICATION,
+        "extensions": ["TASK_CHUNKING"],
+        "name": f"memmatte {title}"[:128],
+        "parameterDefinitions": parameters,
+        "steps": steps,
+    }
+    return template, values
+
+
+def values_path(template_path: str | Path) -> Path:
+    """Where the PATH parameter values go: ``job.json`` → ``job.params.json``."""
+    path = Path(template_path)
+    return path.with_name(f"{path.stem}.params.json")
+
+
+def write_template(path: str | Path, template: dict, values: dict[str, str]) -> Path:
+    """Writes the template and, beside it, its parameter values (see ``values_path``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(template, indent=2) + "\n")
+    values_path(path).write_text(json.dumps(values, indent=2) + "\n")
+    return path
+
+
+def _output_pattern(out: Shot) -> str:
+    if not out.numbered:
+        return str(out.path(0))
+    return f"{out.dirname}{out.basename}{'#' * max(out.zfill, 1)}{out.extension}"
+
+
+def _range_expression(frames: list[int]) -> str:
+    """Frames → an Open Job Description integer range expression ("1001-1100", "1-9:2")."""
+    parts = []
+    start = 0
+    while start < len(frames):
+        stop = start + 1
+        step = frames[stop] - frames[start] if stop < len(frames) else 1
+        while stop < len(frames) and frames[stop] - frames[stop - 1] == step:
+            stop += 1
+        first, last = frames[start], frames[stop - 1]
+        if first == last:
+            parts.append(str(first))
+        elif step == 1:
+            parts.append(f"{first}-{last}")
+        else:
+            parts.append(f"{first}-{last}:{step}")
+        start = stop
+    return ",".join(parts)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    name = name[:60]
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} {n}", n + 1
+    taken.add(candidate)
+    return candidate

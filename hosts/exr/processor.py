@@ -1,0 +1,609 @@
+"""The image-sequence processor: plates on disk → one matte EXR per frame.
+
+    from hosts.exr import process_shot
+    report = process_shot("shots/plate.####.exr", weights="memmatte.safetensors",
+                          frames="1001-1050", layout="rgba", resume=True)
+
+Per shot: a pool of reader threads reads, sanitises and colour-converts frames ahead of
+the network (a bounded prefetch), the ``MattingSession`` runs on the calling thread, and a
+pool of writer threads converts the foreground back, builds the channels and writes each
+EXR atomically behind it (bounded too), so I/O overlaps inference and memory stays flat.
+
+The session's index space is always the whole shot, and every frame range processed starts
+with the session's memory pre-roll of the two real frames before it, so a chunk
+(``frames="1051-1100"``), a resumed run or a whole-shot run write bit-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fileseq
+import numpy as np
+
+import core
+from core.model import MEMORY_FRAMES, MattingNetwork
+from core.session import DEFAULT_WEIGHTS, FrameError, MattingSession, auto_downsample_ratio
+from hosts.exr import colour
+from hosts.exr.errors import BadInputError, BatchError, Cancelled, UsageError
+from hosts.exr.io import (
+    COMPRESSIONS,
+    LAYOUTS,
+    PIXEL_TYPES,
+    OutputFormat,
+    matte_pixels,
+    output_spec,
+    read_header,
+    read_plate,
+    read_stamp,
+    remove_stale_temps,
+    stamp_matches,
+    write_atomic,
+)
+from hosts.exr.sequence import Shot, find_shots, output_shot
+
+log = logging.getLogger("memmatte.batch")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How shots are processed (everything but the inputs and the weights).
+
+    output: output pattern (see ``hosts.exr.sequence.output_shot``); None → ``matte/``
+    beside the plate. frames: a frame range such as "1001-1050" (fileseq syntax), None for
+    the whole shot. colorspace: the plates' OCIO colour space, None to take it from each
+    file's metadata or format. io_threads: reader and writer threads each (0: automatic).
+    prefetch: frames read ahead of the network (0: automatic).
+    """
+
+    output: str | None = None
+    frames: str | None = None
+    colorspace: str | None = None
+    format: OutputFormat = field(default_factory=OutputFormat)
+    resume: bool = False
+    downsample_ratio: float | str = "auto"
+    device: str = "auto"
+    precision: str = "auto"
+    io_threads: int = 0
+    prefetch: int = 0
+
+    def check(self) -> None:
+        """Raises ``UsageError`` for options that cannot work."""
+        fmt = self.format
+        for value, allowed, name in (
+            (fmt.layout, LAYOUTS, "layout"),
+            (fmt.compression, COMPRESSIONS, "compression"),
+            (fmt.pixel_type, PIXEL_TYPES, "pixel type"),
+        ):
+            if value not in allowed:
+                raise UsageError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
+        if self.frames is not None:
+            frame_set(self.frames)
+        if self.colorspace is not None:
+            colour.check_space(self.colorspace)
+        if self.downsample_ratio != "auto":
+            try:
+                ratio = float(self.downsample_ratio)
+            except ValueError:
+                ratio = 0.0
+            if not 0 < ratio <= 1:
+                raise UsageError(
+                    f"downsample ratio must be 'auto' or in (0, 1], got {self.downsample_ratio}"
+                )
+        if self.io_threads < 0 or self.prefetch < 0:
+            raise UsageError("io_threads and prefetch must be >= 0")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A loaded network and the hash recorded in outputs (file hash, or "in-memory")."""
+
+    network: MattingNetwork
+    weights_hash: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress event. kind: "shot_start" (total = frames to write, path = output
+    pattern), "resume" (done = frames already complete), "stale_temp" (path removed),
+    "sanitised" (message has the counts), "frame" (one output written; done/total),
+    "shot_done" (seconds)."""
+
+    kind: str
+    shot: str
+    frame: int | None = None
+    done: int = 0
+    total: int = 0
+    path: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+
+ProgressCallback = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class ShotReport:
+    """What one shot's run did. read_wait/write_wait: seconds the inference thread waited for
+    a frame to be read or for a write slot (0 when I/O fully overlaps inference)."""
+
+    shot: str
+    output: str
+    written: tuple[int, ...]
+    skipped: tuple[int, ...]
+    seconds: float
+    read_wait: float
+    write_wait: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    shot: str
+    exit_code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    reports: tuple[ShotReport, ...]
+    failures: tuple[Failure, ...]
+
+
+# -- public entry points -----------------------------------------------------------------
+
+
+def load_model(weights: str | Path | MattingNetwork | Model | None) -> Model:
+    """Loads a checkpoint once for many shots; None is the bundled default weights."""
+    from core.weights import WeightsError, file_hash, load_network
+
+    if isinstance(weights, Model):
+        return weights
+    if isinstance(weights, MattingNetwork):
+        return Model(weights.eval(), "in-memory")
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        if weights is None:
+            raise UsageError(
+                f"no bundled default weights in this install ({path} is missing); "
+                "pass --weights path/to/checkpoint.safetensors"
+            )
+        raise UsageError(f"{path}: no such weights file")
+    try:
+        return Model(load_network(path), file_hash(path))
+    except WeightsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def process_shot(
+    input_pattern: str | Shot,
+    output_pattern: str | None = None,
+    *,
+    weights: str | Path | MattingNetwork | Model | None = None,
+    frames: str | None = None,
+    colorspace: str | None = None,
+    layout: str = "rgba",
+    premultiplied: bool = True,
+    compression: str = "zip",
+    pixel_type: str = "half",
+    resume: bool = False,
+    downsample_ratio: float | str = "auto",
+    device: str = "auto",
+    precision: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ShotReport:
+    """Mattes one shot; the API the Blender and Nuke adapters use.
+
+    input_pattern: a sequence pattern, file or glob that names exactly one shot (or a
+    ``Shot``). Returns a ``ShotReport``; raises ``BatchError`` subclasses (``UsageError``,
+    ``BadInputError``, ``OutputError``, ``Cancelled``) with a message naming the file.
+    Setting ``cancel`` stops after the frame in flight; finished outputs stay, nothing
+    partial is left, and a rerun with ``resume=True`` completes the shot.
+    """
+    options = BatchOptions(
+        output=output_pattern,
+        frames=frames,
+        colorspace=colorspace,
+        format=OutputFormat(layout, premultiplied, pixel_type, compression),
+        resume=resume,
+        downsample_ratio=downsample_ratio,
+        device=device,
+        precision=precision,
+    )
+    options.check()
+    if isinstance(input_pattern, Shot):
+        shot = input_pattern
+    else:
+        shots = find_shots([input_pattern])
+        if len(shots) != 1:
+            names = ", ".join(s.name for s in shots)
+            raise UsageError(f"{input_pattern}: names {len(shots)} shots ({names}), not one")
+        shot = shots[0]
+    check_outputs([shot], options)
+    return run_shot(shot, options, load_model(weights), progress=progress, cancel=cancel)
+
+
+def process(
+    inputs: Sequence[str],
+    options: BatchOptions,
+    *,
+    weights: str | Path | MattingNetwork | Model | None = None,
+    keep_going: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> BatchReport:
+    """Mattes every shot the inputs name, one after another.
+
+    Without ``keep_going`` the first failing shot's error is raised; with it, failures are
+    collected in the report and the other shots still run. ``Cancelled`` always stops.
+    """
+    options.check()
+    shots = find_shots(inputs)
+    check_outputs(shots, options)
+    model = load_model(weights)
+    reports, failures = [], []
+    for shot in shots:
+        try:
+            reports.append(run_shot(shot, options, model, progress=progress, cancel=cancel))
+        except Cancelled:
+            raise
+        except BatchError as exc:
+            if not keep_going:
+                raise
+            failures.append(Failure(shot.name, exc.exit_code, str(exc)))
+        except Exception as exc:
+            if not keep_going:
+                raise
+            log.exception("internal error on %s", shot.name)
+            failures.append(Failure(shot.name, 1, f"internal error: {exc!r}"))
+    return BatchReport(tuple(reports), tuple(failures))
+
+
+def frame_set(text: str) -> list[int]:
+    """A frame range → sorted frames. fileseq syntax ("1001-1050", "1001-1100x2",
+    "1001,1005") or Open Job Description's ("1001-1100:2", what farm chunks expand to)."""
+    expression = re.sub(r"(\d)-(-?\d+):(\d+)", r"\1-\2x\3", str(text).replace(" ", ""))
+    try:
+        return sorted(set(fileseq.FrameSet(expression)))
+    except (fileseq.ParseException, ValueError) as exc:
+        raise UsageError(f"frames {text!r}: not a frame range ({exc})") from exc
+
+
+def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
+    """Refuses an output that is an input of any shot, and two shots writing the same file."""
+    inputs = {os.path.realpath(p) for shot in shots for p in shot.paths()}
+    owner: dict[str, str] = {}
+    for shot in shots:
+        for path in output_shot(shot, options.output).paths():
+            real = os.path.realpath(path)
+            if real in inputs:
+                raise UsageError(
+                    f"refusing to overwrite input {path} with a matte; choose another --output"
+                )
+            if owner.setdefault(real, shot.name) != shot.name:
+                raise UsageError(
+                    f"{owner[real]} and {shot.name} would both write {path}; "
+                    "put {name} or {dir} in --output"
+                )
+
+
+# -- one shot ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    """A frame read and prepared by a reader thread."""
+
+    frame: int
+    spec: Any  # oiio.ImageSpec
+    plate: np.ndarray | None  # all channels, kept only for the "layers" layout
+    network_input: np.ndarray  # (H, W, 3) sRGB in [0, 1]
+    conversion: colour.Conversion
+
+
+def run_shot(
+    shot: Shot,
+    options: BatchOptions,
+    model: Model,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> ShotReport:
+    """Processes one shot (options already checked); see ``process_shot``."""
+    started = time.perf_counter()
+    cancel = cancel or threading.Event()
+    emit = _Emitter(progress, shot.name)
+    outputs = output_shot(shot, options.output)
+    targets = _targets(shot, options.frames)
+    reference = read_header(shot.path(targets[0]))
+    size = (reference.width, reference.height)
+    ratio = (
+        auto_downsample_ratio(size[1], size[0])
+        if options.downsample_ratio == "auto"
+        else float(options.downsample_ratio)
+    )
+    fmt = options.format
+    stamp = {
+        "version": core.__version__,
+        "weights": model.weights_hash,
+        "downsample_ratio": ratio,
+        "layout": fmt.layout,
+        "premultiplied": fmt.premultiplied,
+        "pixel_type": fmt.pixel_type,
+    }
+
+    done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
+    todo = [f for f in targets if f not in set(done)]
+    emit(Event("shot_start", shot.name, total=len(todo), path=outputs.name))
+    if done:
+        emit(Event("resume", shot.name, done=len(done), total=len(targets)))
+    for stale in remove_stale_temps(outputs.path(f) for f in todo):
+        emit(Event("stale_temp", shot.name, path=str(stale)))
+    if not todo:
+        return ShotReport(shot.name, outputs.name, (), tuple(done), 0.0, 0.0, 0.0)
+
+    runs = _runs([shot.index(f) for f in todo])
+    order = [i for start, stop in runs for i in range(max(0, start - MEMORY_FRAMES), stop)]
+    missing = sorted(
+        {shot.path(shot.frames[i]) for i in order if not shot.path(shot.frames[i]).is_file()}
+    )
+    if missing:
+        listed = ", ".join(str(p) for p in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise BadInputError(f"{shot.name}: missing frame {listed}{more}")
+
+    threads = options.io_threads or max(2, min(8, (os.cpu_count() or 2) // 2))
+    depth = options.prefetch or threads + 2
+
+    def load(index: int) -> _Loaded:
+        return _load(shot, index, size, reference, options, emit)
+
+    def write(loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
+        path = outputs.path(loaded.frame)
+        fg = None if fmt.layout == "alpha" else loaded.conversion.to_plate(foreground)
+        names, pixels = matte_pixels(loaded.spec, loaded.plate, alpha, fg, fmt)
+        space = loaded.conversion.plate_space
+        meta = {**stamp, "colorspace": space, "source": shot.path(loaded.frame).name}
+        write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
+        emit.frame(loaded.frame, len(todo), str(path))
+
+    source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
+    try:
+        session = MattingSession(
+            source,
+            weights=model.network,
+            device=options.device,
+            downsample_ratio=ratio,
+            precision=options.precision,
+        )
+    except (ValueError, RuntimeError) as exc:
+        source.close()
+        raise UsageError(f"cannot run the network: {exc}") from exc
+    writer = _WriteBehind(threads, depth)
+    written: list[int] = []
+    ok = False
+    try:
+        for start, stop in runs:
+            for result in session.iter_range(start, stop):
+                loaded = source.take(result.index)
+                writer.submit(write, loaded, result.alpha, result.foreground)
+                written.append(loaded.frame)
+                if cancel.is_set():
+                    raise Cancelled(f"{shot.name}: cancelled")
+        writer.finish()
+        ok = True
+    except FrameError as exc:
+        raise BadInputError(f"{shot.name}: {exc}") from exc
+    finally:
+        source.close()
+        if not ok:
+            writer.abort()
+    seconds = time.perf_counter() - started
+    emit(Event("shot_done", shot.name, done=len(written), total=len(todo), seconds=seconds))
+    return ShotReport(
+        shot.name,
+        outputs.name,
+        tuple(written),
+        tuple(done),
+        seconds,
+        source.wait_seconds,
+        writer.wait_seconds,
+    )
+
+
+def _targets(shot: Shot, frames: str | None) -> list[int]:
+    if frames is None:
+        return list(shot.frames)
+    wanted = frame_set(frames)
+    outside = [f for f in wanted if f not in set(shot.frames)]
+    if outside:
+        raise UsageError(f"frames {frames} reach outside {shot.name} (e.g. frame {outside[0]})")
+    return wanted
+
+
+def _complete(
+    shot: Shot, outputs: Shot, targets: list[int], stamp: dict, options: BatchOptions
+) -> list[int]:
+    """Targets whose output exists, opens, and was made with these weights and settings."""
+    complete = []
+    for frame in targets:
+        found = read_stamp(outputs.path(frame))
+        if found is None or not shot.path(frame).is_file():
+            continue
+        space = options.colorspace or colour.default_space(read_header(shot.path(frame)))
+        if stamp_matches(found, {**stamp, "colorspace": space}):
+            complete.append(frame)
+    return complete
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices → contiguous [start, stop) runs."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
+def _load(
+    shot: Shot,
+    index: int,
+    size: tuple[int, int],
+    reference: Any,
+    options: BatchOptions,
+    emit: _Emitter,
+) -> _Loaded:
+    frame = shot.frames[index]
+    plate = read_plate(shot.path(frame))
+    if plate.size != size:
+        raise BadInputError(
+            f"{plate.path}: {plate.size[0]}x{plate.size[1]} pixels, but the shot's frames "
+            f"are {size[0]}x{size[1]}; a shot must not change resolution"
+        )
+    rgb, counts = colour.sanitise(plate.rgb())
+    if counts.total:
+        emit(
+            Event(
+                "sanitised",
+                shot.name,
+                frame=frame,
+                path=str(plate.path),
+                message=(
+                    f"replaced {counts.nan} NaN, {counts.inf} Inf and {counts.negative} "
+                    "negative values"
+                ),
+            )
+        )
+    space = options.colorspace or colour.default_space(plate.spec)
+    conversion = colour.conversion(space)
+    keep = plate.pixels if options.format.layout == "layers" else None
+    return _Loaded(frame, plate.spec, keep, conversion.to_network(rgb), conversion)
+
+
+class _Emitter:
+    """Thread-safe delivery of events to the progress callback."""
+
+    def __init__(self, callback: ProgressCallback | None, shot: str) -> None:
+        self._callback = callback
+        self._shot = shot
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def __call__(self, event: Event) -> None:
+        if self._callback is not None:
+            with self._lock:
+                self._callback(event)
+
+    def frame(self, frame: int, total: int, path: str) -> None:
+        with self._lock:
+            self._done += 1
+            if self._callback is not None:
+                self._callback(Event("frame", self._shot, frame, self._done, total, path))
+
+
+class _Prefetch(Sequence):
+    """The shot as the session sees it: ``source[i]`` is frame i's network input, (H, W, 3)
+    sRGB in [0, 1].
+
+    Reader threads load frames in ``order`` (the order the session will ask for them), at
+    most ``depth`` ahead. ``take(i)`` hands the processor the rest of frame i (its header,
+    plate and colour conversion) after the session has read it.
+    """
+
+    def __init__(
+        self,
+        length: int,
+        order: list[int],
+        load: Callable[[int], _Loaded],
+        threads: int,
+        depth: int,
+        cancel: threading.Event,
+    ) -> None:
+        self._length = length
+        self._order = deque(order)
+        self._load = load
+        self._depth = depth
+        self._cancel = cancel
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="memmatte-read")
+        self._pending: deque[tuple[int, Future[_Loaded]]] = deque()
+        self._served: dict[int, _Loaded] = {}
+        self.wait_seconds = 0.0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+        self._fill()
+        if self._pending and self._pending[0][0] == index:
+            _, future = self._pending.popleft()
+            self._fill()
+            started = time.perf_counter()
+            loaded = future.result()
+            self.wait_seconds += time.perf_counter() - started
+        else:
+            loaded = self._load(index)  # not in the plan: read it now
+        self._served[index] = loaded
+        return loaded.network_input
+
+    def take(self, index: int) -> _Loaded:
+        """Frame ``index`` as read; forgets it and every frame before it."""
+        loaded = self._served[index]
+        self._served = {i: f for i, f in self._served.items() if i > index}
+        return loaded
+
+    def close(self) -> None:
+        for _, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fill(self) -> None:
+        while self._order and len(self._pending) < self._depth:
+            index = self._order.popleft()
+            self._pending.append((index, self._pool.submit(self._load, index)))
+
+
+class _WriteBehind:
+    """Runs writes on a thread pool, at most ``limit`` queued; re-raises their errors."""
+
+    def __init__(self, threads: int, limit: int) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="memmatte-write")
+        self._pending: deque[Future[None]] = deque()
+        self._limit = limit
+        self.wait_seconds = 0.0
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        while self._pending and (self._pending[0].done() or len(self._pending) >= self._limit):
+            started = time.perf_counter()
+            self._pending.popleft().result()
+            self.wait_seconds += time.perf_counter() - started
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def finish(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Drops writes not started, lets running ones finish (each is atomic), ignores
+        their errors: the error being raised already explains the failure."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
