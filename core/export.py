@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "--ratio",
         type=float,
         default=None,
-        help="downsample ratio fixed in the graph (default: about 512 px long side)",
+        help="downsample ratio fixed in the graph (default: the checkpoint's auto ratio)",
     )
     parser.add_argument("--weights", type=Path, default=None, help="checkpoint (default: bundled)")
     parser.add_argument("-o", "--output", type=Path, required=True)
@@ -120,11 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     from core.weights import load_network
 
     height, width = args.size
-    ratio = args.ratio if args.ratio is not None else auto_downsample_ratio(height, width)
     weights = args.weights or DEFAULT_WEIGHTS
     if not Path(weights).is_file():
         parser.error(f"no weights at {weights}; pass --weights CHECKPOINT.safetensors")
     network = load_network(weights)
+    ratio = args.ratio
+    if ratio is None:
+        ratio = auto_downsample_ratio(height, width, network.auto_long_side)
     export(
         network,
         args.output,

@@ -37,8 +37,6 @@ from core.weights import file_hash, load_network
 log = logging.getLogger("memmatte")
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "assets" / "memmatte_default.safetensors"
-AUTO_LONG_SIDE = 512
-"""``downsample_ratio="auto"`` runs the network at about this many pixels on the long side."""
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -130,9 +128,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def auto_downsample_ratio(height: int, width: int) -> float:
-    """The ratio that brings the long side to about ``AUTO_LONG_SIDE`` (1 for smaller frames)."""
-    return min(1.0, AUTO_LONG_SIDE / max(height, width))
+def auto_downsample_ratio(height: int, width: int, long_side: int = 512) -> float:
+    """The ratio that brings the frame's long side to ``long_side`` (1 for smaller frames).
+
+    Sessions pass the network's ``auto_long_side``: 512 for the paper's weights, or what a
+    checkpoint records it was trained at.
+    """
+    return min(1.0, long_side / max(height, width))
 
 
 def _load(weights: str | Path | MattingNetwork | None) -> tuple[MattingNetwork, str]:
@@ -164,8 +166,9 @@ class MattingSession:
 
     weights: a checkpoint path, a ``MattingNetwork``, or None for the bundled default.
     device: "auto" (CUDA when present, else CPU), or any torch device.
-    downsample_ratio: "auto" (network at about 512 px on the long side, the Deep Guided
-    Filter restores full resolution) or a float in (0, 1].
+    downsample_ratio: "auto" (the network runs at the long side its weights were trained
+    for, ``network.auto_long_side``: 512 px for the paper's; the Deep Guided Filter restores
+    full resolution) or a float in (0, 1].
     precision: "auto" (fp32 on CPU, fp16 on CUDA), "fp32", "bf16" (CPU or CUDA autocast)
     or "fp16" (CUDA only).
     batch_frames: frames encoded per backbone call (time-batched). 1, the default, encodes
@@ -259,7 +262,9 @@ class MattingSession:
         if self._size is None:
             self._size = (height, width)
             if self.downsample_ratio is None:
-                self.downsample_ratio = auto_downsample_ratio(height, width)
+                self.downsample_ratio = auto_downsample_ratio(
+                    height, width, self.network.auto_long_side
+                )
         elif (height, width) != self._size:
             raise FrameError(
                 f"frame {index}: size {width}x{height} differs from the shot's "

@@ -55,6 +55,7 @@ def save_weights(
         "format_version": FORMAT_VERSION,
         "config": network.config.to_json(),
         "stage": stage,
+        "auto_long_side": str(network.auto_long_side),
         **(metadata or {}),
     }
     path = Path(path)
@@ -113,6 +114,8 @@ def load_network(path: str | Path, *, device: str | torch.device = "cpu") -> Mat
     config = NetworkConfig.from_json(metadata["config"]) if "config" in metadata else None
     network = MattingNetwork(config)
     load_into(network, tensors, source=str(path))
+    if "auto_long_side" in metadata:
+        network.auto_long_side = int(metadata["auto_long_side"])
     return network.to(device).eval()
 
 

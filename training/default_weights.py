@@ -259,6 +259,8 @@ def bundle(final: Path, asset: Path = ASSET) -> Path:
     from core.weights import load_network, read_weights, save_weights
 
     network = load_network(final)
+    # Trained with the network at 144x256: "auto" should run it at that scale.
+    network.auto_long_side = 256
     _, meta = read_weights(final)
     extra = {
         k: v for k, v in meta.items() if k not in {"format", "format_version", "config", "stage"}

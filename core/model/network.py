@@ -96,6 +96,9 @@ class MattingNetwork(nn.Module):
     def __init__(self, config: NetworkConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or NetworkConfig.paper()
+        self.auto_long_side = 512
+        """The network-resolution long side its weights were trained for, in pixels;
+        ``downsample_ratio="auto"`` aims at it. Saved in, and restored from, checkpoints."""
         self.normalize = ImageNetNormalize()
         self.backbone = MobileNetV3LargeEncoder()
         c1, c2, c3, c4 = MobileNetV3LargeEncoder.channels

@@ -86,3 +86,16 @@ def test_import_torchvision_refuses_a_wrong_checkpoint(tmp_path):
     torch.save({"features.0.0.weight": torch.zeros(64, 3, 7, 7)}, pth)
     with pytest.raises(WeightsError, match=r"features\.0\.0\.weight: checkpoint \(64, 3, 7, 7\)"):
         import_torchvision(pth, config=NetworkConfig.lite())
+
+
+def test_checkpoints_carry_the_resolution_auto_ratio_aims_at(lite_network, tmp_path):
+    from core import MattingSession
+
+    lite_network.auto_long_side = 256
+    path = save_weights(lite_network, tmp_path / "w.safetensors")
+    assert read_weights(path)[1]["auto_long_side"] == "256"
+    assert load_network(path).auto_long_side == 256
+    frames = [torch.rand(72, 512, 3).numpy() for _ in range(2)]
+    session = MattingSession(frames, weights=path, device="cpu")
+    next(iter(session))
+    assert session.downsample_ratio == 0.5
