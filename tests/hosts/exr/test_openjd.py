@@ -1,0 +1,54 @@
+"""Open Job Description templates, validated and run locally with the real openjd CLI."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.batch import main
+from tests.hosts.exr.images import write_shot
+
+OPENJD = shutil.which("openjd", path=str(Path(sys.executable).parent)) or shutil.which("openjd")
+pytestmark = pytest.mark.skipif(OPENJD is None, reason="openjd-cli (the dev extra) is missing")
+
+
+def test_a_chunked_openjd_job_writes_what_one_process_writes(tmp_path, weights, capsys):
+    write_shot(tmp_path / "in", 7)
+    plates = tmp_path / "in/plate.####.exr"
+    common = [
+        "--weights", weights, "--device", "cpu", "--threads", "1", "--downsample-ratio", "0.5"
+    ]  # fmt: skip
+    template = tmp_path / "job/job.json"
+    code = main(
+        [str(plates), "-o", str(tmp_path / "farm/m.####.exr"), *map(str, common),
+         "--emit-openjd", str(template), "--chunk-size", "3"]
+    )  # fmt: skip
+    assert code == 0 and "openjd run" in capsys.readouterr().err
+    job = json.loads(template.read_text())
+    (step,) = job["steps"]
+    (frame,) = step["parameterSpace"]["taskParameterDefinitions"]
+    assert frame["type"] == "CHUNK[INT]" and frame["range"] == "1001-1007"
+    assert step["script"]["actions"]["onRun"]["command"] == "{{Param.Python}}"
+    values = json.loads((tmp_path / "job/job.params.json").read_text())
+    assert values["Input"].endswith("in/plate.1001-1007@@@@.exr")
+
+    check = subprocess.run([OPENJD, "check", str(template)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = subprocess.run(
+        [OPENJD, "run", str(template), "-p", f"file://{tmp_path / 'job/job.params.json'}",
+         "-p", "ChunkSize=3", "--step", step["name"]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Chunks run: 3" in run.stdout
+
+    assert main([str(plates), "-o", str(tmp_path / "one/m.####.exr"), *map(str, common)]) == 0
+    for f in range(1001, 1008):
+        assert (tmp_path / f"farm/m.{f}.exr").read_bytes() == (
+            tmp_path / f"one/m.{f}.exr"
+        ).read_bytes(), f
