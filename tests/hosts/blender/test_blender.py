@@ -1,0 +1,349 @@
+"""The Blender host in real Blender (the bpy 5.0.1 module): the Memmatte node computes a
+matte with the batch processor in memmatte's Python, and the compositor's renders carry it.
+
+bpy is imported once for the module; every test starts from factory settings and enables
+``hosts.blender`` as an add-on, with memmatte's Python set to this interpreter in its
+preferences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.weights import save_weights
+
+bpy = pytest.importorskip("bpy")
+import addon_utils  # noqa: E402  (Blender's module, importable once bpy is)
+
+from tests.hosts.blender import scenes  # noqa: E402
+
+pytestmark = pytest.mark.blender
+ADDON = "hosts.blender"
+HALF_TOLERANCE = 2e-3  # half floats in [0, 1] are exact to about 5e-4
+
+
+@pytest.fixture
+def weights(tmp_path, lite_network) -> Path:
+    return save_weights(lite_network, tmp_path / "tiny.safetensors")
+
+
+@pytest.fixture
+def blend(tmp_path, weights, monkeypatch) -> Path:
+    """A saved, empty .blend with the add-on enabled and pointed at this Python."""
+    monkeypatch.delenv("MEMMATTE_PYTHON", raising=False)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable(ADDON, default_set=True)
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    prefs.python, prefs.weights, prefs.device = sys.executable, str(weights), "cpu"
+    path = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    yield path
+    addon_utils.disable(ADDON, default_set=True)
+
+
+def _sequence_footage(paths: list[Path], scene_start: int = 1):
+    def setup(node):
+        image = bpy.data.images.load(str(paths[0]))
+        image.source = "SEQUENCE"
+        node.image = image
+        node.frame_start = scene_start
+        node.frame_offset = int(paths[0].stem.split(".")[-1]) - 1
+        node.frame_duration = len(paths)
+
+    return "CompositorNodeImage", setup
+
+
+class _Layout:
+    """Records what a draw function puts in a UI layout (Blender builds none in background)."""
+
+    def __init__(self):
+        self.items = []
+
+    def row(self, align=False):
+        return self
+
+    def progress(self, factor, type, text):
+        self.items.append(("progress", text))
+
+    def operator(self, idname, text=None, icon=None):
+        op = types.SimpleNamespace()
+        self.items.append(("operator", idname, op))
+        return op
+
+    def label(self, text, icon=None):
+        self.items.append(("label", text))
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_render_carries_the_session_matte(tmp_path, blend, weights):
+    plates = scenes.make_plates(tmp_path / "plates", 3, first=1001)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 3
+    tree, _, node, result = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+
+    assert bpy.ops.memmatte.matte_scene() == {"FINISHED"}  # what a farm script runs
+
+    cache = tmp_path / "memmatte_cache" / "Scene_Memmatte"
+    assert _files(cache) == ["matte.1001.exr", "matte.1002.exr", "matte.1003.exr"]
+    assert not list((tmp_path / "memmatte_cache").glob(".*"))  # no staging left
+    image = node.node_tree.nodes["Matte"].image
+    assert image.filepath == "//memmatte_cache/Scene_Memmatte/matte.1001.exr"
+    assert tuple(node.matte_frames) == (1, 3)
+
+    expected = scenes.reference(plates, weights)
+    renders = scenes.render_frames(bpy, tmp_path / "render", 2, 3)
+    for frame, pixels in renders.items():
+        want = expected[frame - 1]
+        plate = scenes.read_pixels(plates[frame - 1])
+        np.testing.assert_allclose(pixels[..., 3], want.alpha, atol=HALF_TOLERANCE)
+        # Premultiplied (the default): the footage times the matte.
+        np.testing.assert_allclose(
+            pixels[..., :3], plate * want.alpha[..., None], atol=HALF_TOLERANCE
+        )
+    assert renders[2][..., 3].std() > 0.01  # a real matte, not a constant
+
+    from hosts.blender.operators import draw_controls
+
+    layout = _Layout()
+    draw_controls(layout, node)
+    (_, idname, op), label = layout.items
+    assert (idname, op.tree, op.node) == ("memmatte.compute_matte", tree.name, node.name)
+    assert label == ("label", "Matte: frames 1-3")
+
+    # The Foreground output: memmatte's clean foreground, premultiplied, back in linear.
+    tree.links.new(node.outputs["Foreground"], result)
+    foreground = scenes.render_frames(bpy, tmp_path / "render_fg", 3, 3)[3]
+    want = expected[2]
+    np.testing.assert_allclose(foreground[..., 3], want.alpha, atol=HALF_TOLERANCE)
+    np.testing.assert_allclose(
+        foreground[..., :3],
+        scenes.to_linear(want.foreground) * want.alpha[..., None],
+        atol=HALF_TOLERANCE,
+    )
+
+    # Straight alpha: the footage's colours untouched, the matte in A.
+    node.alpha_mode = "STRAIGHT"
+    tree.links.new(node.outputs["Image"], result)
+    straight = scenes.render_frames(bpy, tmp_path / "render_straight", 2, 2)[2]
+    np.testing.assert_allclose(straight[..., :3], scenes.read_pixels(plates[1]), atol=1e-6)
+    np.testing.assert_allclose(straight[..., 3], expected[1].alpha, atol=HALF_TOLERANCE)
+
+
+def test_movie_clip_is_rendered_then_matted(tmp_path, blend, weights):
+    """A Movie Clip node's footage goes through a background Blender to EXR frames numbered
+    by scene frame; the matte of scene frame f is the session's matte of what the clip
+    shows at f."""
+    pngs = tmp_path / "png"
+    for i, plate in enumerate(scenes.make_plates(tmp_path / "exr", 5, first=1)):
+        srgb = np.clip(scenes.read_pixels(plate), 0, 1) ** (1 / 2.2)
+        buf = scenes.oiio.ImageBuf(scenes.oiio.ImageSpec(*scenes.SIZE, 3, "uint8"))
+        buf.set_pixels(scenes.oiio.ROI.All, srgb.astype(np.float32))
+        pngs.mkdir(exist_ok=True)
+        buf.write(str(pngs / f"p.{i + 1:04d}.png"))
+    movie = tmp_path / "take.mkv"
+    _encode_movie(pngs / "p.0001.png", 5, movie)
+
+    scene = bpy.context.scene
+
+    def setup(node):
+        clip = bpy.data.movieclips.load(str(movie))
+        clip.frame_start = 3  # scene frame 3 shows the movie's first frame
+        node.clip = clip
+
+    tree, source, node, result = scenes.compositor_with_memmatte(
+        bpy, ("CompositorNodeMovieClip", setup)
+    )
+    scene.frame_start, scene.frame_end = 1, 5
+    bpy.ops.memmatte.matte_scene()
+    cache = tmp_path / "memmatte_cache" / "Scene_Memmatte"
+    assert _files(cache) == ["matte.0003.exr", "matte.0004.exr", "matte.0005.exr"]
+
+    # What the clip shows at scene frames 3-5, as linear EXR: the frames memmatte saw.
+    tree.links.new(source.outputs["Image"], result)
+    shown = scenes.render_frames(bpy, tmp_path / "clip", 3, 5)
+    plates = []
+    for frame, pixels in shown.items():
+        plates.append(tmp_path / "shown" / f"shown.{frame:04d}.exr")
+        scenes.write_exr(plates[-1], pixels[..., :3], "float")
+    expected = scenes.reference(plates, weights)
+
+    tree.links.new(node.outputs["Alpha"], result)
+    alphas = scenes.render_frames(bpy, tmp_path / "alpha", 4, 5)
+    for frame, pixels in alphas.items():
+        np.testing.assert_allclose(pixels[..., 0], expected[frame - 3].alpha, atol=HALF_TOLERANCE)
+
+
+def _encode_movie(first_png: Path, count: int, movie: Path) -> None:
+    """An FFV1 movie of a PNG sequence, made by the compositor in a throwaway scene."""
+    from hosts.blender import compat
+
+    scene = bpy.data.scenes.new("encode")
+    tree, result = compat.new_compositor(scene, "encode")
+    image = bpy.data.images.load(str(first_png))
+    image.source = "SEQUENCE"
+    node = tree.nodes.new("CompositorNodeImage")
+    node.image, node.frame_duration = image, count
+    tree.links.new(node.outputs["Image"], result)
+    render = scene.render
+    render.resolution_x, render.resolution_y = scenes.SIZE
+    render.resolution_percentage = 100
+    if hasattr(render.image_settings, "media_type"):
+        render.image_settings.media_type = "VIDEO"
+    render.image_settings.file_format = "FFMPEG"
+    render.ffmpeg.format, render.ffmpeg.codec = "MKV", "FFV1"
+    render.filepath, render.use_file_extension = str(movie), False
+    scene.frame_start, scene.frame_end = 1, count
+    bpy.ops.render.render(animation=True, scene=scene.name)
+    bpy.data.scenes.remove(scene)
+    assert movie.is_file()
+
+
+def test_cancel_kills_the_worker_and_keeps_the_old_matte(tmp_path, blend):
+    plates = scenes.make_plates(tmp_path / "plates", 60, first=1)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 60
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    cache_root = tmp_path / "memmatte_cache"
+    previous = cache_root / "Scene_Memmatte" / "matte.0001.exr"
+    previous.parent.mkdir(parents=True)
+    previous.write_bytes(b"the previous matte")
+
+    from hosts.blender import jobs, operators, preferences
+
+    entry = jobs.start(scene, node, preferences.settings())  # what Compute Matte's invoke does
+    deadline = time.monotonic() + 40
+    while entry.job.progress().done < 1:  # the processor is writing frames now
+        assert not entry.job.progress().finished, entry.job.progress().message
+        assert time.monotonic() < deadline, "the worker never wrote a frame"
+        time.sleep(0.05)
+    pid = entry.job.pid
+    assert pid is not None
+    assert jobs.running(node) is entry
+
+    # While it runs, the node and the status bar show progress; the node offers Cancel.
+    layout = _Layout()
+    operators.draw_controls(layout, node)
+    (kind, text), (_, idname, op) = layout.items[:2]
+    assert kind == "progress" and text.startswith("Matting ") and text.endswith("/60")
+    assert (idname, op.node) == ("memmatte.cancel", node.name)
+    status = _Layout()
+    operators._status_drawer(entry)(types.SimpleNamespace(layout=status), bpy.context)
+    assert status.items[0][1].startswith("Memmatte: Matting ")
+
+    # Press Esc: the modal operator's own handler, with the running job.
+    operator = types.SimpleNamespace(_entry=entry, _timer=None, report=lambda *args: None)
+    operator._end = lambda context: operators.MEMMATTE_OT_compute_matte._end(operator, context)
+    escape = types.SimpleNamespace(type="ESC", value="PRESS")
+    state = operators.MEMMATTE_OT_compute_matte.modal(operator, bpy.context, escape)
+
+    assert state == {"CANCELLED"}
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert jobs.running(node) is None
+    assert entry.job.progress().state == "cancelled"
+    assert _files(cache_root) == ["Scene_Memmatte", "Scene_Memmatte/matte.0001.exr"]
+    assert previous.read_bytes() == b"the previous matte"
+    assert tuple(node.matte_frames) == (0, -1) and node.message == ""
+
+
+def _compute_error(node) -> str:
+    with pytest.raises(RuntimeError) as caught:
+        bpy.ops.memmatte.compute_matte(tree=node.id_data.name, node=node.name)
+    return str(caught.value)
+
+
+def test_bad_python_settings_give_a_clear_message(tmp_path, blend, monkeypatch):
+    plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 1, 2
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+
+    prefs.python = ""
+    message = _compute_error(node)
+    assert "memmatte's Python is not set" in message
+    assert "Preferences › Add-ons › Memmatte › Python" in message
+
+    prefs.python = str(tmp_path / "no-such-env" / "bin" / "python")
+    assert "does not exist" in _compute_error(node)
+
+    # A Python without memmatte: a bare virtual environment.
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    prefs.python = str(bare)
+    message = _compute_error(node)
+    assert f"The Python at {bare / 'bin' / 'python'} cannot run memmatte" in message
+    assert "No module named 'core'" in message
+    for text in (message, node.message):
+        assert "Traceback" not in text and 'File "' not in text
+    assert not (tmp_path / "memmatte_cache").exists() or not any(
+        (tmp_path / "memmatte_cache").iterdir()
+    )
+
+
+def test_unsaved_blend_and_missing_footage_are_explained(tmp_path, blend):
+    bpy.ops.wm.read_homefile(use_empty=True)  # a new, unsaved file; the add-on stays on
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, ("CompositorNodeImage", lambda node: None))
+    assert "has no image" in _compute_error(node)
+    plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
+    _sequence_footage(plates)[1](node.id_data.nodes["Image"])
+    assert "Save the .blend first" in _compute_error(node)
+
+
+INSTALL = """
+import json, sys
+import bpy
+result = bpy.ops.extensions.package_install_files(
+    filepath=sys.argv[1], repo="user_default", enable_on_install=True
+)
+scene = bpy.context.scene
+tree = bpy.data.node_groups.new("Compositor", "CompositorNodeTree")
+scene.compositing_node_group = tree
+node = tree.nodes.new("CompositorNodeMemmatte")
+modules = [a.module for a in bpy.context.preferences.addons]
+print(json.dumps({
+    "result": sorted(result),
+    "modules": modules,
+    "label": node.bl_label,
+    "inputs": [s.name for s in node.inputs],
+    "outputs": [s.name for s in node.outputs],
+    "operators": [n in dir(bpy.ops.memmatte) for n in ("compute_matte", "matte_scene")],
+}))
+"""
+
+
+def test_extension_zip_installs_and_registers_the_node(tmp_path):
+    from hosts.blender.build import build
+
+    package = build(tmp_path / "memmatte.zip")
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(INSTALL), str(package)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    info = json.loads(run.stdout.strip().splitlines()[-1])
+    assert info["result"] == ["FINISHED"]
+    assert "bl_ext.user_default.memmatte" in info["modules"]
+    assert info["label"] == "Memmatte"
+    assert info["inputs"] == ["Image"]
+    assert info["outputs"] == ["Image", "Alpha", "Foreground"]
+    assert info["operators"] == [True, True]
+    installed = tmp_path / "user" / "extensions" / "user_default" / "memmatte"
+    assert (installed / "blender_manifest.toml").is_file()
