@@ -328,7 +328,7 @@ def run_shot(
     reference = read_header(shot.path(targets[0]))
     size = (reference.width, reference.height)
     ratio = (
-        auto_downsample_ratio(size[1], size[0])
+        auto_downsample_ratio(size[1], size[0], model.network.auto_long_side)
         if options.downsample_ratio == "auto"
         else float(options.downsample_ratio)
     )
