@@ -98,7 +98,8 @@ class MEMMATTE_OT_compute_matte(bpy.types.Operator):
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)
-        context.workspace.status_text_set(_status_drawer(self._entry))
+        if context.workspace is not None:
+            context.workspace.status_text_set(_status_drawer(self._entry))
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
@@ -108,10 +109,11 @@ class MEMMATTE_OT_compute_matte(bpy.types.Operator):
             self._end(context)
             self.report({"INFO"}, f"Memmatte: cancelled '{entry.node}'")
             return {"CANCELLED"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":
             return {"PASS_THROUGH"}
         progress = entry.job.progress()
-        context.workspace.status_text_set(_status_drawer(entry))
+        if context.workspace is not None:
+            context.workspace.status_text_set(_status_drawer(entry))
         _redraw(context)
         if not progress.finished:
             return {"PASS_THROUGH"}

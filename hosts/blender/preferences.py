@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import bpy
 
-from .worker import PREFERENCES_HINT, WorkerError, resolve_python
+from .worker import WorkerError, resolve_python
 
 DEVICES = [
     ("auto", "Auto", "CUDA when the environment has a GPU, else CPU"),
@@ -151,7 +151,7 @@ class MemmattePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "weights")
         layout.prop(self, "device")
         layout.label(
-            text=f"Mattes are computed by this Python, never inside Blender ({PREFERENCES_HINT})."
+            text="memmatte runs in this Python, outside Blender: pip install memmatte there"
         )
 
 

@@ -243,13 +243,13 @@ def test_cancel_kills_the_worker_and_keeps_the_old_matte(tmp_path, blend):
     operators._status_drawer(entry)(types.SimpleNamespace(layout=status), bpy.context)
     assert status.items[0][1].startswith("Memmatte: Matting ")
 
-    # Press Esc: the modal operator's own handler, with the running job.
-    operator = types.SimpleNamespace(_entry=entry, _timer=None, report=lambda *args: None)
-    operator._end = lambda context: operators.MEMMATTE_OT_compute_matte._end(operator, context)
-    escape = types.SimpleNamespace(type="ESC", value="PRESS")
-    state = operators.MEMMATTE_OT_compute_matte.modal(operator, bpy.context, escape)
+    # A timer tick while it runs changes nothing; Esc goes to the modal operator's handler.
+    operator, reports = _modal_operator(entry)
+    assert _event(operator, "TIMER") == {"PASS_THROUGH"}
+    state = _event(operator, "ESC")
 
     assert state == {"CANCELLED"}
+    assert reports == [({"INFO"}, "Memmatte: cancelled 'Memmatte'")]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert jobs.running(node) is None
@@ -257,6 +257,23 @@ def test_cancel_kills_the_worker_and_keeps_the_old_matte(tmp_path, blend):
     assert _files(cache_root) == ["Scene_Memmatte", "Scene_Memmatte/matte.0001.exr"]
     assert previous.read_bytes() == b"the previous matte"
     assert tuple(node.matte_frames) == (0, -1) and node.message == ""
+
+
+def _modal_operator(entry):
+    """Compute Matte as it is while running modally (Blender cannot deliver events to a
+    background session, so the test calls its ``modal`` with the events it handles)."""
+    from hosts.blender.operators import MEMMATTE_OT_compute_matte as Operator
+
+    reports = []
+    operator = types.SimpleNamespace(_entry=entry, _timer=None)
+    operator.report = lambda kinds, text: reports.append((kinds, text))
+    operator._end = lambda context: Operator._end(operator, context)
+    operator.modal = lambda context, event: Operator.modal(operator, context, event)
+    return operator, reports
+
+
+def _event(operator, kind: str):
+    return operator.modal(bpy.context, types.SimpleNamespace(type=kind, value="PRESS"))
 
 
 def _compute_error(node) -> str:
@@ -284,11 +301,21 @@ def test_bad_python_settings_give_a_clear_message(tmp_path, blend, monkeypatch):
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     prefs.python = str(bare)
-    message = _compute_error(node)
+    from hosts.blender import jobs, preferences
+
+    entry = jobs.start(bpy.context.scene, node, preferences.settings())  # as from the button
+    operator, reports = _modal_operator(entry)
+    deadline = time.monotonic() + 30
+    while (state := _event(operator, "TIMER")) == {"PASS_THROUGH"}:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert state == {"CANCELLED"}
+    [(kinds, message)] = reports
+    assert kinds == {"ERROR"}
+    assert node.message == message
     assert f"The Python at {bare / 'bin' / 'python'} cannot run memmatte" in message
     assert "No module named 'core'" in message
-    for text in (message, node.message):
-        assert "Traceback" not in text and 'File "' not in text
+    assert "Traceback" not in message and 'File "' not in message
     assert not (tmp_path / "memmatte_cache").exists() or not any(
         (tmp_path / "memmatte_cache").iterdir()
     )
