@@ -39,10 +39,11 @@ def matte_scene(
 ) -> list[str]:
     """Computes the matte of every Memmatte node in ``scene``'s compositor, synchronously.
 
-    For render farms and scripts (``blender -b shot.blend --python-expr ...``). python,
-    weights, device: override the add-on preferences (``$MEMMATTE_PYTHON`` overrides
-    both). ``report`` receives progress lines. Returns the matte folders written; raises
-    ``FootageError``/``WorkerError`` with a readable message when a node cannot be matted.
+    For render farms and scripts (``blender -b shot.blend --python-expr ...``).
+    python, weights, device: override the add-on preferences (with neither an argument nor
+    a preference, memmatte's Python comes from ``$MEMMATTE_PYTHON``). ``report`` receives
+    progress lines. Returns the matte folders written; raises ``FootageError`` or
+    ``WorkerError`` with a readable message when a node cannot be matted.
     """
     import dataclasses
 

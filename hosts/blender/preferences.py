@@ -128,7 +128,7 @@ class MemmattePreferences(bpy.types.AddonPreferences):
         name="Python",
         description=(
             "The Python interpreter (or virtual environment folder) where memmatte and torch "
-            "are installed; the MEMMATTE_PYTHON environment variable overrides it"
+            "are installed; when empty, the MEMMATTE_PYTHON environment variable"
         ),
         subtype="FILE_PATH",
     )

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PYTHON_ENV = "MEMMATTE_PYTHON"
-"""Environment variable naming memmatte's Python; overrides the add-on preference (farms)."""
+"""Environment variable naming memmatte's Python where the add-on preference is empty (farms),
+as for the Nuke gizmo: an explicit setting wins over the environment."""
 
 PREFERENCES_HINT = "Preferences › Add-ons › Memmatte › Python"
 
@@ -70,12 +71,12 @@ class Progress:
 
 
 def resolve_python(setting: str = "") -> str:
-    """memmatte's Python: ``$MEMMATTE_PYTHON``, else ``setting`` (the add-on preference).
+    """memmatte's Python: ``setting`` (the add-on preference), else ``$MEMMATTE_PYTHON``.
 
     A virtual environment's folder stands for its interpreter. Raises ``WorkerError`` with
     what to do when nothing usable is set.
     """
-    path = os.environ.get(PYTHON_ENV) or setting
+    path = setting or os.environ.get(PYTHON_ENV, "")
     if not path:
         raise WorkerError(
             "memmatte's Python is not set: choose the Python interpreter where memmatte and "

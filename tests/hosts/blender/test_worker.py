@@ -115,4 +115,5 @@ def test_resolve_python(tmp_path, monkeypatch):
     venv_python.chmod(0o755)
     assert resolve_python(str(tmp_path)) == str(venv_python)
     monkeypatch.setenv(PYTHON_ENV, sys.executable)
-    assert resolve_python("/ignored") == sys.executable
+    assert resolve_python("") == sys.executable
+    assert resolve_python(str(venv_python)) == str(venv_python)  # the preference wins
