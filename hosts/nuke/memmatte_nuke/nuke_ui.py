@@ -1,0 +1,157 @@
+"""Knob callbacks of the Memmatte gizmo (runs inside Nuke).
+
+The Render matte button reads the settings on the main thread, runs the processor from a
+worker thread with a ``nuke.ProgressTask`` (progress and cancel), and hands every change to
+the script back to the main thread with ``nuke.executeInMainThread``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import nuke
+
+from . import render
+
+_running: dict[str, render.RenderJob] = {}
+
+
+def find_read(node):
+    """The Read node upstream of ``node``'s input (through any single-input nodes)."""
+    upstream = node.input(0)
+    seen = set()
+    while upstream is not None and upstream.Class() != "Read":
+        if upstream.name() in seen:
+            break
+        seen.add(upstream.name())
+        upstream = upstream.input(0)
+    if upstream is None or upstream.Class() != "Read":
+        raise ValueError(
+            f"{node.name()}: connect a Read of the plate's image sequence to its input"
+        )
+    return upstream
+
+
+def prepare(node) -> tuple[render.RenderJob, str, int, int]:
+    """The job for the gizmo's settings: (job, matte pattern in #### form, first, last frame
+    to render). The shot is the Read's frame range, from *shot starts at frame* when set."""
+    read = find_read(node)
+    plate = nuke.filename(read)
+    if not plate:
+        raise ValueError(f"{read.name()} has no file")
+    first, last = int(read["first"].value()), int(read["last"].value())
+    if node["set_shot_first"].value():
+        shot_first = int(node["shot_first"].value())
+        if not first <= shot_first <= last:
+            raise ValueError(
+                f"the shot cannot start at frame {shot_first}: {read.name()} has frames "
+                f"{first}-{last}"
+            )
+        first = shot_first
+    frames = render.parse_frames(node["frames"].value(), first, last)
+    matte = node["matte_file"].value().strip() or render.default_matte_pattern(plate)
+    matte = render.FramePattern.parse(matte).hashes()
+    command = render.build_command(
+        render.resolve_python(node["python"].value()),
+        plate,
+        first,
+        last,
+        matte,
+        frames=frames,
+        weights=node["weights"].value(),
+        resume=bool(node["resume"].value()),
+    )
+    job = render.RenderJob(command, matte, range(frames[0], frames[1] + 1))
+    return job, matte, frames[0], frames[1]
+
+
+def render_clicked(node) -> threading.Thread | None:
+    """The Render matte button."""
+    name = node.fullName()
+    if name in _running:
+        nuke.message(f"{node.name()} is already rendering its matte.")
+        return None
+    try:
+        job, matte, first, last = prepare(node)
+    except ValueError as error:
+        _set_status(node, f"error: {error}")
+        nuke.message(f"Memmatte: {error}")
+        return None
+    _running[name] = job
+    _set_status(node, f"rendering frames {first}-{last}")
+    title = f"Memmatte {node.name()}: frames {first}-{last}"
+    thread = threading.Thread(
+        target=_render_in_background,
+        args=(node, name, job, title, matte, first, last),
+        name=f"memmatte {name}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _render_in_background(node, name, job, title, matte, first, last) -> None:
+    task = nuke.ProgressTask(title)
+    task.setMessage("loading the network")
+    holder = [task]
+
+    def progress(p: render.Progress) -> None:
+        holder[0].setProgress(p.percent)
+        holder[0].setMessage(f"{p.message} ({p.done} of {p.total})")
+
+    try:
+        result = job.run(on_progress=progress, is_cancelled=task.isCancelled)
+    except Exception as error:  # a bug here must still close the task and report
+        result = render.RenderResult("failed", error=f"{type(error).__name__}: {error}")
+    finally:
+        holder.clear()
+        del task  # Nuke closes the progress bar when the task goes away
+    nuke.executeInMainThread(_finished, args=(node, name, result, matte, first, last))
+
+
+def _finished(node, name, result: render.RenderResult, matte: str, first: int, last: int) -> None:
+    _running.pop(name, None)
+    if result.ok:
+        read = show_matte(node, matte, first, last)
+        _set_status(node, f"rendered frames {first}-{last} → {read.name()}")
+    elif result.status == "cancelled":
+        kept = len(result.frames_done)
+        _set_status(node, f"cancelled; {kept} finished frames kept, partial files removed")
+    else:
+        _set_status(node, f"failed: {result.error.splitlines()[-1] if result.error else ''}")
+        nuke.message(f"Memmatte render failed:\n\n{result.error}")
+
+
+def show_matte(node, matte: str, first: int, last: int):
+    """Creates the Read of the matte EXRs next to ``node``, or updates it (its range grows to
+    take in these frames when it already reads the same files). Main thread only."""
+    name = f"{node.name()}_matte"
+    with _parent(node):
+        read = nuke.toNode(name)
+        if read is None or read.Class() != "Read":
+            read = nuke.nodes.Read(name=name)
+            read.setXYpos(node.xpos() + 150, node.ypos())
+        elif read["file"].value() == matte:
+            first = min(first, int(read["first"].value()))
+            last = max(last, int(read["last"].value()))
+        read["file"].setValue(matte)
+        for knob, value in (
+            ("first", first),
+            ("last", last),
+            ("origfirst", first),
+            ("origlast", last),
+        ):
+            read[knob].setValue(value)
+        read["reload"].execute()
+    return read
+
+
+def _parent(node):
+    full = node.fullName()
+    if "." in full:
+        return nuke.toNode(full.rsplit(".", 1)[0])
+    return nuke.root()
+
+
+def _set_status(node, text: str) -> None:
+    node["status"].setValue(text)

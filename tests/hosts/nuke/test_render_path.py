@@ -1,0 +1,201 @@
+"""The Render matte button end to end: the real ``python -m core.batch`` on a small EXR
+sequence, driven through the fake ``nuke`` as Nuke would drive it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.hosts.nuke.conftest import NUKE_DIR
+from tests.hosts.nuke.nkscript import parse_gizmo
+
+pytest.importorskip("hosts.exr.processor", reason="the image-sequence processor is not installed")
+oiio = pytest.importorskip("OpenImageIO")
+
+FIRST, LAST = 997, 1002  # crosses 999 → 1000 with padding 4
+H, W = 32, 48
+
+
+def _write_plate(folder: Path, first: int, last: int) -> str:
+    rng = np.random.default_rng(0)
+    base = rng.random((H, W, 3), dtype=np.float32)
+    for frame in range(first, last + 1):
+        path = str(folder / f"plate.{frame:04d}.exr")
+        out = oiio.ImageOutput.create(path)
+        assert out.open(path, oiio.ImageSpec(W, H, 3, "half"))
+        pixels = np.clip(base + 0.05 * rng.random((H, W, 3), dtype=np.float32), 0, 1)
+        assert out.write_image(pixels)
+        out.close()
+    return str(folder / "plate.####.exr")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    import torch
+
+    from core.model import MattingNetwork, NetworkConfig
+    from core.weights import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "lite.safetensors"
+    return str(save_weights(MattingNetwork(NetworkConfig.lite()), path))
+
+
+@pytest.fixture(scope="module")
+def button_script():
+    gizmo = parse_gizmo((NUKE_DIR / "Memmatte.gizmo").read_text())
+    return gizmo.user_knob("render_matte").flags["T"]
+
+
+def _scene(fake_nuke, plate: str, first: int, last: int, **knobs):
+    read = fake_nuke.Node("Read", "Read1", {"file": plate, "first": first, "last": last})
+    dot = fake_nuke.Node("Dot", "Dot1", inputs=[read])
+    settings = {
+        "frames": "",
+        "matte_file": "",
+        "weights": "",
+        "python": sys.executable,
+        "resume": False,
+        "set_shot_first": False,
+        "shot_first": 1001,
+        "status": "",
+    }
+    settings.update(knobs)
+    return fake_nuke.Node("Memmatte", "Memmatte1", settings, inputs=[dot])
+
+
+def _press(fake_nuke, gizmo, script):
+    """What Nuke does when the Python button is pressed."""
+    fake_nuke._this.append(gizmo)
+    exec(compile(script, "render_matte", "exec"), {"nuke": fake_nuke})
+
+
+def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
+    fake_nuke, tmp_path, checkpoint, button_script
+):
+    plate = _write_plate(tmp_path, FIRST, LAST)
+    gizmo = _scene(fake_nuke, plate, FIRST, LAST, weights=checkpoint)
+    _press(fake_nuke, gizmo, button_script)
+    assert gizmo["status"].value() == f"rendering frames {FIRST}-{LAST}"
+    assert fake_nuke.run_main_thread(timeout=120) == 1, "one call back on the main thread"
+
+    assert fake_nuke.messages == [], gizmo["status"].value()
+    read = fake_nuke.toNode("Memmatte1_matte")
+    assert read.Class() == "Read"
+    assert read["file"].value() == str(tmp_path / "matte" / "plate.####.exr")
+    assert (read["first"].value(), read["last"].value()) == (FIRST, LAST)
+    assert (read["origfirst"].value(), read["origlast"].value()) == (FIRST, LAST)
+    assert read["reload"].executed == 1
+    assert gizmo["status"].value().startswith(f"rendered frames {FIRST}-{LAST}")
+
+    written = sorted(os.listdir(tmp_path / "matte"))
+    assert written == [f"plate.{f:04d}.exr" for f in range(FIRST, LAST + 1)]
+    image = oiio.ImageBuf(str(tmp_path / "matte" / "plate.1000.exr"))
+    assert image.spec().channelnames == ("R", "G", "B", "A")
+    pixels = image.get_pixels(oiio.FLOAT)
+    assert pixels.shape == (H, W, 4)
+    assert np.isfinite(pixels).all() and 0 <= pixels[..., 3].min() <= pixels[..., 3].max() <= 1
+
+    (task,) = fake_nuke.tasks
+    assert task.title == f"Memmatte Memmatte1: frames {FIRST}-{LAST}"
+    assert task.progress[-1] == 100
+    assert task.message == f"frame {LAST} (6 of 6)"
+
+
+def test_a_later_render_updates_the_same_read(fake_nuke, memmatte_nuke):
+    from memmatte_nuke import nuke_ui
+
+    gizmo = fake_nuke.Node("Memmatte", "Memmatte1", {"status": ""})
+    gizmo.setXYpos(100, 40)
+    read = nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 1001, 1050)
+    assert (read.xpos(), read.ypos()) == (250, 40)
+    # Frames 1051-1100 of the same files: one Read, its range grown to take them in.
+    assert nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 1051, 1100) is read
+    assert (read["first"].value(), read["last"].value()) == (1001, 1100)
+    # Other files: the Read now shows those, with their range only.
+    assert nuke_ui.show_matte(gizmo, "/s/v2/p.####.exr", 1010, 1020) is read
+    assert read["file"].value() == "/s/v2/p.####.exr"
+    assert (read["first"].value(), read["origlast"].value()) == (1010, 1020)
+    assert read["reload"].executed == 3
+
+
+def test_cancel_kills_the_processor_and_removes_partial_files(
+    fake_nuke, tmp_path, checkpoint, button_script, monkeypatch, memmatte_nuke
+):
+    from memmatte_nuke import nuke_ui
+
+    plate = _write_plate(tmp_path, 1, 40)
+    matte = tmp_path / "out"
+    matte.mkdir()
+    (matte / "notes.txt").write_text("not ours")
+    gizmo = _scene(
+        fake_nuke, plate, 1, 40, weights=checkpoint, matte_file=str(matte / "m.%04d.exr")
+    )
+    seen = {}
+    set_progress = fake_nuke.ProgressTask.setProgress
+
+    def cancel_after_the_first_frame(task, value):
+        set_progress(task, value)
+        if value > 0 and not seen:
+            seen["job"] = nuke_ui._running["Memmatte1"]
+            # What a killed processor can leave behind: its temporary file and a frame it
+            # never reported finished.
+            (matte / f".m.0030.tmp-{seen['job'].process.pid}.exr").write_bytes(b"partial")
+            (matte / "m.0031.exr").write_bytes(b"partial")
+            task.cancel_requested.set()  # the progress bar's cancel button
+
+    monkeypatch.setattr(fake_nuke.ProgressTask, "setProgress", cancel_after_the_first_frame)
+    _press(fake_nuke, gizmo, button_script)
+    assert fake_nuke.run_main_thread(timeout=120) == 1
+
+    job = seen["job"]
+    assert job.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(job.process.pid, 0)  # no process of its group is left
+    finished = {f"m.{e['frame']:04d}.exr" for e in job.events if e["event"] == "frame"}
+    assert 1 <= len(finished) < 40
+    assert set(os.listdir(matte)) == finished | {"notes.txt"}
+    assert fake_nuke.toNode("Memmatte1_matte") is None, "no Read for a cancelled render"
+    assert fake_nuke.messages == []
+    assert gizmo["status"].value().startswith(f"cancelled; {len(finished)} finished frames kept")
+
+
+def test_failed_render_shows_the_processors_error_and_leaves_nothing(
+    fake_nuke, tmp_path, button_script
+):
+    plate = _write_plate(tmp_path, 1, 3)
+    gizmo = _scene(fake_nuke, plate, 1, 3, weights=str(tmp_path / "missing.safetensors"))
+    _press(fake_nuke, gizmo, button_script)
+    assert fake_nuke.run_main_thread(timeout=120) == 1
+    (message,) = fake_nuke.messages
+    assert "missing.safetensors: no such weights file" in message
+    assert gizmo["status"].value().startswith("failed: ")
+    assert "no such weights file" in gizmo["status"].value()
+    assert not (tmp_path / "matte").exists()
+    assert fake_nuke.toNode("Memmatte1_matte") is None
+
+
+def test_missing_interpreter_is_reported(fake_nuke, tmp_path, button_script):
+    plate = _write_plate(tmp_path, 1, 1)
+    gizmo = _scene(fake_nuke, plate, 1, 1, python=str(tmp_path / "no-python"))
+    _press(fake_nuke, gizmo, button_script)
+    assert fake_nuke.run_main_thread(timeout=30) == 1
+    (message,) = fake_nuke.messages
+    assert f"cannot run {tmp_path / 'no-python'}" in message
+    assert "MEMMATTE_PYTHON" in message
+    assert not (tmp_path / "matte").exists()
+
+
+def test_settings_errors_are_shown_before_anything_runs(fake_nuke, tmp_path, button_script):
+    gizmo = _scene(fake_nuke, str(tmp_path / "plate.exr"), 1, 3)
+    _press(fake_nuke, gizmo, button_script)
+    (message,) = fake_nuke.messages
+    assert "no frame number" in message
+    gizmo = fake_nuke.Node("Memmatte", "Memmatte2", {"status": ""})
+    _press(fake_nuke, gizmo, button_script)
+    assert "connect a Read" in fake_nuke.messages[-1]
+    assert fake_nuke.tasks == []
