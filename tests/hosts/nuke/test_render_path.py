@@ -46,26 +46,44 @@ def checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def button_script():
-    gizmo = parse_gizmo((NUKE_DIR / "Memmatte.gizmo").read_text())
-    return gizmo.user_knob("render_matte").flags["T"]
+def gizmo_text():
+    return parse_gizmo((NUKE_DIR / "Memmatte.gizmo").read_text())
 
 
-def _scene(fake_nuke, plate: str, first: int, last: int, **knobs):
-    read = fake_nuke.Node("Read", "Read1", {"file": plate, "first": first, "last": last})
-    dot = fake_nuke.Node("Dot", "Dot1", inputs=[read])
-    settings = {
-        "frames": "",
-        "matte_file": "",
-        "weights": "",
-        "python": sys.executable,
-        "resume": False,
-        "set_shot_first": False,
-        "shot_first": 1001,
-        "status": "",
-    }
-    settings.update(knobs)
-    return fake_nuke.Node("Memmatte", "Memmatte1", settings, inputs=[dot])
+@pytest.fixture(scope="module")
+def button_script(gizmo_text):
+    return gizmo_text.user_knob("render_matte").flags["T"]
+
+
+def _gizmo_knobs(gizmo) -> dict:
+    """The gizmo's user knobs with their default values, as Nuke would create them."""
+    knobs = {}
+    for knob in gizmo.user_knobs:
+        if knob.type in (20, 22):  # tabs and buttons hold no value
+            continue
+        token = gizmo.knobs.get(knob.name)
+        if knob.type == 6:
+            knobs[knob.name] = token is not None and token.text == "true"
+        elif knob.type == 3:
+            knobs[knob.name] = int(token.text) if token else 0
+        else:
+            knobs[knob.name] = token.text if token else ""
+    return knobs
+
+
+@pytest.fixture
+def scene(fake_nuke, gizmo_text):
+    """A Read → Dot → Memmatte1 graph; the Memmatte node has exactly the gizmo's knobs."""
+
+    def make(plate: str, first: int, last: int, **settings):
+        read = fake_nuke.Node("Read", "Read1", {"file": plate, "first": first, "last": last})
+        dot = fake_nuke.Node("Dot", "Dot1", inputs=[read])
+        knobs = _gizmo_knobs(gizmo_text)
+        assert set(settings) <= set(knobs), "a knob the gizmo does not have"
+        knobs.update({"python": sys.executable, **settings})
+        return fake_nuke.Node("Memmatte", "Memmatte1", knobs, inputs=[dot])
+
+    return make
 
 
 def _press(fake_nuke, gizmo, script):
@@ -75,10 +93,10 @@ def _press(fake_nuke, gizmo, script):
 
 
 def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
-    fake_nuke, tmp_path, checkpoint, button_script
+    fake_nuke, scene, tmp_path, checkpoint, button_script
 ):
     plate = _write_plate(tmp_path, FIRST, LAST)
-    gizmo = _scene(fake_nuke, plate, FIRST, LAST, weights=checkpoint)
+    gizmo = scene(plate, FIRST, LAST, weights=checkpoint)
     _press(fake_nuke, gizmo, button_script)
     assert gizmo["status"].value() == f"rendering frames {FIRST}-{LAST}"
     assert fake_nuke.run_main_thread(timeout=120) == 1, "one call back on the main thread"
@@ -106,7 +124,7 @@ def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
     assert task.message == f"frame {LAST} (6 of 6)"
 
 
-def test_a_later_render_updates_the_same_read(fake_nuke, memmatte_nuke):
+def test_a_later_render_updates_the_same_read(fake_nuke, scene, memmatte_nuke):
     from memmatte_nuke import nuke_ui
 
     gizmo = fake_nuke.Node("Memmatte", "Memmatte1", {"status": ""})
@@ -124,7 +142,7 @@ def test_a_later_render_updates_the_same_read(fake_nuke, memmatte_nuke):
 
 
 def test_cancel_kills_the_processor_and_removes_partial_files(
-    fake_nuke, tmp_path, checkpoint, button_script, monkeypatch, memmatte_nuke
+    fake_nuke, scene, tmp_path, checkpoint, button_script, monkeypatch, memmatte_nuke
 ):
     from memmatte_nuke import nuke_ui
 
@@ -132,9 +150,7 @@ def test_cancel_kills_the_processor_and_removes_partial_files(
     matte = tmp_path / "out"
     matte.mkdir()
     (matte / "notes.txt").write_text("not ours")
-    gizmo = _scene(
-        fake_nuke, plate, 1, 40, weights=checkpoint, matte_file=str(matte / "m.%04d.exr")
-    )
+    gizmo = scene(plate, 1, 40, weights=checkpoint, matte_file=str(matte / "m.%04d.exr"))
     seen = {}
     set_progress = fake_nuke.ProgressTask.setProgress
 
@@ -165,10 +181,10 @@ def test_cancel_kills_the_processor_and_removes_partial_files(
 
 
 def test_failed_render_shows_the_processors_error_and_leaves_nothing(
-    fake_nuke, tmp_path, button_script
+    fake_nuke, scene, tmp_path, button_script
 ):
     plate = _write_plate(tmp_path, 1, 3)
-    gizmo = _scene(fake_nuke, plate, 1, 3, weights=str(tmp_path / "missing.safetensors"))
+    gizmo = scene(plate, 1, 3, weights=str(tmp_path / "missing.safetensors"))
     _press(fake_nuke, gizmo, button_script)
     assert fake_nuke.run_main_thread(timeout=120) == 1
     (message,) = fake_nuke.messages
@@ -179,9 +195,9 @@ def test_failed_render_shows_the_processors_error_and_leaves_nothing(
     assert fake_nuke.toNode("Memmatte1_matte") is None
 
 
-def test_missing_interpreter_is_reported(fake_nuke, tmp_path, button_script):
+def test_missing_interpreter_is_reported(fake_nuke, scene, tmp_path, button_script):
     plate = _write_plate(tmp_path, 1, 1)
-    gizmo = _scene(fake_nuke, plate, 1, 1, python=str(tmp_path / "no-python"))
+    gizmo = scene(plate, 1, 1, python=str(tmp_path / "no-python"))
     _press(fake_nuke, gizmo, button_script)
     assert fake_nuke.run_main_thread(timeout=30) == 1
     (message,) = fake_nuke.messages
@@ -190,8 +206,8 @@ def test_missing_interpreter_is_reported(fake_nuke, tmp_path, button_script):
     assert not (tmp_path / "matte").exists()
 
 
-def test_settings_errors_are_shown_before_anything_runs(fake_nuke, tmp_path, button_script):
-    gizmo = _scene(fake_nuke, str(tmp_path / "plate.exr"), 1, 3)
+def test_settings_errors_are_shown_before_anything_runs(fake_nuke, scene, tmp_path, button_script):
+    gizmo = scene(str(tmp_path / "plate.exr"), 1, 3)
     _press(fake_nuke, gizmo, button_script)
     (message,) = fake_nuke.messages
     assert "no frame number" in message
