@@ -193,8 +193,8 @@ def find_footage(node: Any) -> Footage:
             raise FootageError(f"the Image node '{source.name}' feeding '{node.name}' has no image")
         if image.source not in ("SEQUENCE", "MOVIE"):
             raise FootageError(
-                f"'{image.name}' in '{source.name}' is a {image.source.lower()} image; memmatte "
-                "needs footage: set the Image node's source to Image Sequence or Movie"
+                f"'{image.name}' in '{source.name}' is a single image, not footage: set the "
+                "image's source to Image Sequence or Movie"
             )
         if image.packed_file is not None:
             raise FootageError(

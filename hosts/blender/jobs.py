@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,34 +142,38 @@ def _stages(
 def start(scene, node, settings: Settings) -> RunningJob:
     """Plans and starts the job of ``node`` over ``scene``'s frame range.
 
-    Raises ``FootageError`` or ``WorkerError`` (messages for the artist) before anything
-    runs when the footage, the cache or memmatte's Python are not usable.
+    Raises ``FootageError`` or ``WorkerError`` (messages for the artist, also shown on the
+    node) before anything runs when the footage, the cache or memmatte's Python are not
+    usable.
     """
     if running(node) is not None:
         raise WorkerError(f"'{node.name}' is already computing its matte")
+    try:
+        entry = _plan(scene, node, settings)
+    except (FootageError, WorkerError) as error:
+        node.message = str(error)
+        raise
+    _running[key(node)] = entry
+    node.message = ""
+    entry.job.start()
+    return entry
+
+
+def _plan(scene, node, settings: Settings) -> RunningJob:
     python = resolve_python(settings.python)
     footage = find_footage(node)
     plan = plan_frames(footage, scene.frame_start, scene.frame_end)
     destination = cache_folder(scene, node)
     staging = destination.parent / f".{destination.name}.incoming"
-    if staging.exists():  # left by a Blender that crashed mid-job
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # left by a Blender that crashed mid-job
     staging.mkdir(parents=True)
     try:
         stages, padding = _stages(footage, plan, settings, python, staging)
-    except Exception:
-        import shutil
-
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     job = MatteJob(stages, staging, destination, python=python)
-    entry = RunningJob(job, node.id_data.name, node.name, plan, str(destination), padding)
-    _running[key(node)] = entry
-    node.message = ""
-    job.start()
-    return entry
+    return RunningJob(job, node.id_data.name, node.name, plan, str(destination), padding)
 
 
 def finish(entry: RunningJob) -> Progress:

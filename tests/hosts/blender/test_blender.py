@@ -92,9 +92,14 @@ def test_render_carries_the_session_matte(tmp_path, blend, weights):
     plates = scenes.make_plates(tmp_path / "plates", 3, first=1001)
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 3
-    tree, _, node, result = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
 
     assert bpy.ops.memmatte.matte_scene() == {"FINISHED"}  # what a farm script runs
+    # The saved file, opened again (with the add-on), renders the matte from the cache.
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    tree = bpy.context.scene.compositing_node_group
+    node, result = tree.nodes["Memmatte"], tree.nodes["Group Output"].inputs["Image"]
 
     cache = tmp_path / "memmatte_cache" / "Scene_Memmatte"
     assert _files(cache) == ["matte.1001.exr", "matte.1002.exr", "matte.1003.exr"]
@@ -325,6 +330,7 @@ def test_unsaved_blend_and_missing_footage_are_explained(tmp_path, blend):
     bpy.ops.wm.read_homefile(use_empty=True)  # a new, unsaved file; the add-on stays on
     _, _, node, _ = scenes.compositor_with_memmatte(bpy, ("CompositorNodeImage", lambda node: None))
     assert "has no image" in _compute_error(node)
+    assert "has no image" in node.message  # shown on the node too
     plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
     _sequence_footage(plates)[1](node.id_data.nodes["Image"])
     assert "Save the .blend first" in _compute_error(node)
