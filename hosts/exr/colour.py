@@ -123,8 +123,11 @@ class Conversion:
 
     def to_network(self, rgb: np.ndarray) -> np.ndarray:
         """Plate space → sRGB clipped to [0, 1] (the network's input)."""
-        out = rgb if self.identity else self._convert(rgb, self.plate_space, self.network_space)
-        return np.clip(out, 0.0, 1.0)
+        if self.identity:
+            return np.clip(rgb, 0.0, 1.0)
+        out = self._convert(rgb, self.plate_space, self.network_space)
+        np.nan_to_num(out, copy=False, nan=0.0)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def to_plate(self, rgb: np.ndarray) -> np.ndarray:
         """sRGB in [0, 1] (the network's foreground) → plate space."""
@@ -136,10 +139,11 @@ class Conversion:
         height, width, channels = rgb.shape
         buf = oiio.ImageBuf(oiio.ImageSpec(width, height, channels, oiio.FLOAT))
         buf.set_pixels(oiio.ROI.All, np.ascontiguousarray(rgb, dtype=np.float32))
-        if not oiio.ImageBufAlgo.colorconvert(buf, buf, source, target, False, "", "", self.config):
+        # OpenImageIO's default config is this one ($OCIO, else the built-in): naming it
+        # would build a new config on every call.
+        if not oiio.ImageBufAlgo.colorconvert(buf, buf, source, target, False):
             raise UsageError(f"colour conversion {source} → {target} failed: {buf.geterror()}")
-        out = buf.get_pixels(oiio.FLOAT)
-        return np.nan_to_num(out, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
+        return buf.get_pixels(oiio.FLOAT)
 
 
 def conversion(plate_space: str) -> Conversion:

@@ -53,7 +53,10 @@ class Plate:
 
     def rgb(self) -> np.ndarray:
         """(H, W, 3) float32: the R, G, B channels (a grey channel repeated)."""
-        return np.ascontiguousarray(self.pixels[..., list(rgb_channels(self.spec))])
+        channels = rgb_channels(self.spec)
+        if channels == (0, 1, 2) and self.spec.nchannels == 3:
+            return self.pixels
+        return np.ascontiguousarray(self.pixels[..., list(channels)])
 
 
 @dataclass(frozen=True)
@@ -123,20 +126,37 @@ def matte_pixels(
     foreground: np.ndarray | None,
     fmt: OutputFormat,
 ) -> tuple[list[str], np.ndarray]:
-    """Channel names and (H, W, C) float32 pixels of an output.
+    """Channel names and (H, W, C) pixels of an output (float16 for half "rgba" and "alpha"
+    outputs, else float32).
 
     spec, plate: the plate's header and (for the "layers" layout) its pixels. alpha: (H, W)
     in [0, 1]. foreground: (H, W, 3) in the plate's colour space, not premultiplied (unused
     by the "alpha" layout).
     """
-    a = alpha[..., None].astype(np.float32)
+    height, width = alpha.shape
+    if fmt.layout == "layers":
+        # Per-channel types (the plate keeps its own): OpenImageIO converts from float32.
+        names = [*spec.channelnames, "matte.A", "fg.R", "fg.G", "fg.B"]
+        pixels = np.empty((height, width, len(names)), np.float32)
+        pixels[..., : spec.nchannels] = plate
+        first = spec.nchannels
+    else:
+        # Converted here to the file's type, which is cheaper than OpenImageIO converting.
+        names = ["A"] if fmt.layout == "alpha" else ["R", "G", "B", "A"]
+        dtype = np.float16 if fmt.pixel_type == "half" else np.float32
+        pixels = np.empty((height, width, len(names)), dtype)
+        first = 0
     if fmt.layout == "alpha":
-        return ["A"], np.ascontiguousarray(a)
-    fg = foreground * a if fmt.premultiplied else foreground
-    if fmt.layout == "rgba":
-        return ["R", "G", "B", "A"], np.concatenate([fg, a], axis=-1).astype(np.float32)
-    names = [*spec.channelnames, "matte.A", "fg.R", "fg.G", "fg.B"]
-    return names, np.concatenate([plate, a, fg], axis=-1).astype(np.float32)
+        pixels[..., 0] = alpha
+        return names, pixels
+    fg_index, a_index = (first + 1, first) if fmt.layout == "layers" else (0, 3)
+    fg = pixels[..., fg_index : fg_index + 3]
+    if fmt.premultiplied:
+        np.multiply(foreground, alpha[..., None], out=fg, casting="unsafe")
+    else:
+        fg[...] = foreground
+    pixels[..., a_index] = alpha
+    return names, pixels
 
 
 def output_spec(
