@@ -146,7 +146,12 @@ class MemmatteNode(bpy.types.CompositorNodeCustomGroup):
         self.node_tree = build_group(GROUP_PREFIX, self.alpha_mode)
 
     def copy(self, node):
+        # The copy gets its own group and matte image, so computing its matte later does
+        # not repoint the original's.
         self.node_tree = node.node_tree.copy()
+        matte = self.node_tree.nodes["Matte"]
+        if matte.image is not None:
+            matte.image = matte.image.copy()
 
     def draw_buttons(self, context, layout):
         from .operators import draw_controls

@@ -108,13 +108,35 @@ def make(output: Path, weights: Path, frames: int = 4, rows: tuple[int, ...] = (
     return output
 
 
+def _test_network(folder: Path) -> Path:
+    """The tests' ``lite_network`` (random, seed 0) saved as a checkpoint."""
+    import torch
+
+    from core.model import MattingNetwork, NetworkConfig
+    from core.weights import save_weights
+    from tests.conftest import _randomise_batchnorm
+
+    torch.manual_seed(0)
+    network = MattingNetwork(NetworkConfig.lite())
+    _randomise_batchnorm(network, 0)
+    return save_weights(network.eval(), folder / "lite_network.safetensors")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    weights.add_argument(
+        "--test-network",
+        action="store_true",
+        help="the tests' random network: shows the node's wiring, not matte quality",
+    )
     args = parser.parse_args(argv)
-    if not args.weights.is_file():
-        parser.error(f"no weights at {args.weights}; pass --weights")
+    if args.test_network:
+        args.weights = _test_network(Path(tempfile.mkdtemp(prefix="memmatte_docs_")))
+    elif not args.weights.is_file():
+        parser.error(f"no weights at {args.weights}; pass --weights or --test-network")
     print(make(args.output, args.weights))
 
 
