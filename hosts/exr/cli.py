@@ -331,6 +331,8 @@ def _describe(e: Event) -> str:
         return f"{e.shot}: frame {e.frame} → {e.path} ({e.done}/{e.total})"
     if e.kind == "sanitised":
         return f"warning: {e.path}: {e.message}"
+    if e.kind == "warning":
+        return f"warning: {e.shot}: {e.message}"
     if e.kind == "stale_temp":
         return f"removed stale temporary file {e.path}"
     if e.kind == "shot_done":

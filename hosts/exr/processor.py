@@ -116,8 +116,8 @@ class Model:
 class Event:
     """A progress event. kind: "shot_start" (total = frames to write, path = output
     pattern), "resume" (done = frames already complete), "stale_temp" (path removed),
-    "sanitised" (message has the counts), "frame" (one output written; done/total),
-    "shot_done" (seconds)."""
+    "sanitised" (message has the counts), "warning" (message), "frame" (one output
+    written; done/total), "shot_done" (seconds)."""
 
     kind: str
     shot: str
@@ -324,7 +324,7 @@ def run_shot(
     cancel = cancel or threading.Event()
     emit = _Emitter(progress, shot.name)
     outputs = output_shot(shot, options.output)
-    targets = _targets(shot, options.frames)
+    targets = _targets(shot, options.frames, emit)
     reference = read_header(shot.path(targets[0]))
     size = (reference.width, reference.height)
     ratio = (
@@ -421,14 +421,26 @@ def run_shot(
     )
 
 
-def _targets(shot: Shot, frames: str | None) -> list[int]:
+def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
+    """The frames to write. Requested frames outside the shot are dropped with a warning
+    (some schedulers' last chunk runs past the end); none inside is a usage error."""
     if frames is None:
         return list(shot.frames)
+    in_shot = set(shot.frames)
     wanted = frame_set(frames)
-    outside = [f for f in wanted if f not in set(shot.frames)]
-    if outside:
-        raise UsageError(f"frames {frames} reach outside {shot.name} (e.g. frame {outside[0]})")
-    return wanted
+    inside = [f for f in wanted if f in in_shot]
+    if not inside:
+        raise UsageError(f"frames {frames}: none of them is in {shot.name}")
+    if len(inside) < len(wanted):
+        emit(
+            Event(
+                "warning",
+                shot.name,
+                message=f"frames {frames}: {len(wanted) - len(inside)} frame(s) outside "
+                f"the shot skipped",
+            )
+        )
+    return inside
 
 
 def _complete(

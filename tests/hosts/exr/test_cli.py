@@ -52,6 +52,18 @@ def test_json_log_has_one_event_per_line(capsys, shot, weights):
     assert events[-1]["exit_code"] == 0
 
 
+def test_frames_past_the_end_of_the_shot_are_skipped_with_a_warning(capsys, shot, weights):
+    # OpenCue's #FRAME_END# can run past the last frame in the last chunk.
+    code, _, err = _cli(
+        capsys, shot, "--weights", weights, "--device", "cpu", "--frames", "1005-1010"
+    )
+    assert code == 0 and "4 frame(s) outside the shot skipped" in err
+    assert sorted(p.name for p in (shot / "matte").iterdir()) == [
+        "plate.1005.exr",
+        "plate.1006.exr",
+    ]
+
+
 def test_quiet_prints_nothing_on_success(capsys, shot, weights):
     code, out, err = _cli(capsys, shot, "--weights", weights, "--device", "cpu", "-q")
     assert (code, out, err) == (0, "", "")
@@ -104,8 +116,8 @@ def test_usage_errors_exit_2(capsys, shot, weights, tmp_path):
         capsys, shot / "plate.####.exr", "--weights", weights, "-o", shot / "plate.####.exr"
     )
     assert code == errors.EXIT_USAGE and "refusing to overwrite input" in err
-    code, _, err = _cli(capsys, shot, "--weights", weights, "--frames", "990-1002")
-    assert code == errors.EXIT_USAGE and "outside" in err
+    code, _, err = _cli(capsys, shot, "--weights", weights, "--frames", "2001-2010")
+    assert code == errors.EXIT_USAGE and "none of them is in" in err
     code, _, err = _cli(capsys, shot, "--weights", weights, "--colorspace", "nope")
     assert code == errors.EXIT_USAGE and "unknown colour space 'nope'" in err
     with pytest.raises(SystemExit) as exc:
