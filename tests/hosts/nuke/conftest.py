@@ -6,7 +6,7 @@ import pytest
 NUKE_DIR = Path(__file__).parents[3] / "hosts" / "nuke"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def memmatte_nuke():
     """The plugin folder on sys.path, as Nuke puts it there from NUKE_PATH."""
     sys.path.insert(0, str(NUKE_DIR))
