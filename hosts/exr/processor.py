@@ -350,7 +350,9 @@ def run_shot(
     for stale in remove_stale_temps(outputs.path(f) for f in todo):
         emit(Event("stale_temp", shot.name, path=str(stale)))
     if not todo:
-        return ShotReport(shot.name, outputs.name, (), tuple(done), 0.0, 0.0, 0.0)
+        seconds = time.perf_counter() - started
+        emit(Event("shot_done", shot.name, total=0, seconds=seconds))
+        return ShotReport(shot.name, outputs.name, (), tuple(done), seconds, 0.0, 0.0)
 
     runs = _runs([shot.index(f) for f in todo])
     order = [i for start, stop in runs for i in range(max(0, start - MEMORY_FRAMES), stop)]

@@ -149,28 +149,38 @@ def _batch(*args) -> list[str]:
     return [sys.executable, "-m", "core.batch", *map(str, args), "--device", "cpu"]
 
 
-def test_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tmp_path, weights):
+def _start_and_stop(command, env, out: Path, outputs: int, sig: int) -> int:
+    """Starts ``command``, sends ``sig`` once ``outputs`` files exist, returns the exit code."""
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("m.*.exr"))) < outputs and proc.poll() is None:
+        assert time.monotonic() < deadline, "no outputs appeared"
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    return proc.wait()
+
+
+def test_sigterm_then_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tmp_path, weights):
     write_shot(tmp_path / "in", 12, height=144, width=256)
     plates = tmp_path / "in/plate.####.exr"
     common = ["--weights", weights, "--threads", "1", "--downsample-ratio", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        _batch(plates, "-o", out / "m.####.exr", *common, "-q"), cwd=ROOT, env=env
-    )
-    deadline = time.monotonic() + 120
-    while len(list(out.glob("m.*.exr"))) < 3 and proc.poll() is None:
-        assert time.monotonic() < deadline, "no outputs appeared"
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    command = _batch(plates, "-o", out / "m.####.exr", *common, "-q", "--resume")
+
+    # SIGTERM (a farm cancelling a task) stops cleanly after the frame in flight.
+    code = _start_and_stop(command, env, out, 2, signal.SIGTERM)
+    assert code == errors.EXIT_TERMINATED
+    assert temp_files(tmp_path) == []
+    # SIGKILL leaves no chance to clean up.
+    code = _start_and_stop(command, env, out, len(list(out.glob("m.*.exr"))) + 2, signal.SIGKILL)
     done = len(list(out.glob("m.*.exr")))
-    assert proc.returncode == -signal.SIGKILL and 3 <= done < 12, done
+    assert code == -signal.SIGKILL and 4 <= done < 12, done
     # A temporary file from a process that died, as a kill during a write leaves one.
     (out / ".m.1011.tmp-4000001.exr").write_bytes(b"partial")
 
     resumed = subprocess.run(
-        _batch(plates, "-o", out / "m.####.exr", *common, "--resume", "--log-format", "json"),
+        [*command[:-2], "--resume", "--log-format", "json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -179,7 +189,7 @@ def test_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tmp_path, weigh
     assert resumed.returncode == 0, resumed.stderr
     events = [json.loads(line) for line in resumed.stdout.splitlines()]
     assert any(e["event"] == "stale_temp" for e in events)
-    assert next(e for e in events if e["event"] == "resume")["done"] >= 3
+    assert next(e for e in events if e["event"] == "resume")["done"] == done
 
     code, _, _ = _cli(capsys, plates, "-o", tmp_path / "clean/m.####.exr", *common, "-q")
     assert code == 0
