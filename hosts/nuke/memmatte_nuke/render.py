@@ -181,8 +181,6 @@ class RenderResult:
     status: str  # "done", "cancelled" or "failed"
     frames_done: list[int] = field(default_factory=list)
     error: str = ""
-    returncode: int | None = None
-    removed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -343,18 +341,13 @@ class RenderJob:
             process.wait()
 
     def _finish(self, status: str, error: str) -> RenderResult:
-        removed = [] if status == "done" else self._remove_partial_files()
-        return RenderResult(
-            status,
-            sorted(self._done),
-            error,
-            None if self.process is None else self.process.poll(),
-            removed,
-        )
+        if status != "done":
+            self._remove_partial_files()
+        return RenderResult(status, sorted(self._done), error)
 
-    def _remove_partial_files(self) -> list[str]:
-        """Every file this run added to the matte folder that is not a frame it finished."""
-        removed = []
+    def _remove_partial_files(self) -> None:
+        """Removes every file this run added to the matte folder that is not a frame it
+        reported finished (its temporary files included)."""
         # The killed process may still be closing files; wait for it before looking.
         deadline = time.monotonic() + 5.0
         while self.process is not None and self.process.poll() is None:
@@ -368,10 +361,8 @@ class RenderJob:
                 continue
             if path.is_file() or path.is_symlink():
                 path.unlink(missing_ok=True)
-                removed.append(str(path))
         if self._made_folder and not any(self._folder.iterdir()):
             self._folder.rmdir()
-        return removed
 
 
 def _parse_event(line: str) -> dict | None:
