@@ -78,7 +78,7 @@ def test_reader_pops_inputs_from_the_top_of_the_stack():
 
 
 def test_gizmo_is_a_group_of_real_nuke_nodes(gizmo):
-    assert gizmo.version == "13.1 v1", "Inference and CatFileCreator arrived in Nuke 13.1"
+    assert gizmo.version == "13.1 v1", "opens in Nuke 13.1+, like Foundry's Cattery gizmos"
     unknown = {n.cls for n in gizmo.nodes} - NUKE_CLASSES
     assert not unknown, f"not Nuke node classes: {unknown}"
     assert len(gizmo.of_class("Input")) == 1 and gizmo.knobs["inputs"].text == "1"
