@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     cancel=cancel,
                 )
             except Cancelled as exc:
-                code = errors.EXIT_TERMINATED if received == [signal.SIGTERM] else exc.exit_code
+                code = errors.EXIT_TERMINATED if signal.SIGTERM in received else exc.exit_code
                 out.error("cancelled", str(exc) + "; rerun with --resume to finish", code)
                 return code
         return out.summary(report)

@@ -343,7 +343,8 @@ def run_shot(
     }
 
     done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
-    todo = [f for f in targets if f not in set(done)]
+    complete = set(done)
+    todo = [f for f in targets if f not in complete]
     emit(Event("shot_start", shot.name, total=len(todo), path=outputs.name))
     if done:
         emit(Event("resume", shot.name, done=len(done), total=len(targets)))
@@ -368,7 +369,7 @@ def run_shot(
     depth = options.prefetch or threads + 2
 
     def load(index: int) -> _Loaded:
-        return _load(shot, index, size, reference, options, emit)
+        return _load(shot, index, size, options, emit)
 
     def write(loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
         path = outputs.path(loaded.frame)
@@ -475,7 +476,6 @@ def _load(
     shot: Shot,
     index: int,
     size: tuple[int, int],
-    reference: Any,
     options: BatchOptions,
     emit: _Emitter,
 ) -> _Loaded:
