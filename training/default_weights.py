@@ -40,9 +40,9 @@ class Plan:
     rendered_clips: int = 24
     clip_frames: int = 12
     size: tuple[int, int] = (144, 256)
-    stage1_steps: int = 400
-    stage2_steps: int = 1500
-    stage3_steps: int = 150
+    stage1_steps: int = 300
+    stage2_steps: int = 700
+    stage3_steps: int = 100
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
@@ -124,12 +124,17 @@ def make_data(work: Path, plan: Plan) -> Path:
         )
     combined = work / "combined" / "VideoMatte240K"
     for prefix, source in (("proc", procedural), ("blend", rendered)):
-        for kind in ("fgr", "pha"):
-            for clip in sorted((source / "train" / kind).glob("*")) if source.is_dir() else []:
+        fgr_root = source / "train" / "fgr"
+        for clip in sorted(fgr_root.glob("*")) if fgr_root.is_dir() else []:
+            pha = source / "train" / "pha" / clip.name
+            complete = len(list(clip.glob("*.jpg"))) == plan.clip_frames and pha.is_dir()
+            if not complete or len(list(pha.glob("*"))) != plan.clip_frames:
+                continue  # a clip still being rendered
+            for kind, folder in (("fgr", clip), ("pha", pha)):
                 link = combined / "train" / kind / f"{prefix}_{clip.name}"
                 link.parent.mkdir(parents=True, exist_ok=True)
                 if not link.exists():
-                    link.symlink_to(clip.resolve())
+                    link.symlink_to(folder.resolve())
         bg = source.parent / (source.name + "_bg") / "train"
         for clip in sorted(bg.glob("*")) if bg.is_dir() else []:
             link = combined.parent / "VideoMatte240K_bg" / "train" / f"{prefix}_{clip.name}"
