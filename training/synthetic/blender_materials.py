@@ -200,7 +200,7 @@ def _cloth_bsdf(n: Nodes, cloth: ClothingSpec):
         bump_height = ribs.outputs["Fac"]
         colour = n.mix(n.math("MULTIPLY", ribs.outputs["Fac"], 0.3), cloth.colour, cloth.second)
     elif cloth.pattern == "print":
-        blobs = n.add("ShaderNodeTexNoise", Vector=p, Scale=s / 4.0, Detail=2.0)
+        blobs = n.add("ShaderNodeTexNoise", Vector=p, Scale=s / 1.5, Detail=2.0)
         colour = n.mix(
             n.math("GREATER_THAN", blobs.outputs["Fac"], 0.55), cloth.colour, cloth.second
         )
@@ -241,13 +241,27 @@ def hair_material(hair: HairSpec) -> bpy.types.Material:
     return mat
 
 
-def flat_material(name: str, colour: RGB, roughness: float = 0.6) -> bpy.types.Material:
+def flat_material(
+    name: str, colour: RGB, roughness: float = 0.6, vary: float = 0.0
+) -> bpy.types.Material:
+    """A painted surface with a little noise; `vary` shifts the hue by up to that fraction per
+    object (books on a shelf)."""
     mat, n = _material(name)
     coords = _object_coords(n)
     noise = n.add("ShaderNodeTexNoise", Vector=coords, Scale=3.0, Detail=2.0)
     shade = n.math("MULTIPLY_ADD", noise.outputs["Fac"], 0.2)
     n.set(shade.inputs[2], 0.9)
-    tinted = n.mix(1.0, colour, shade, "MULTIPLY")
+    base = colour
+    if vary > 0:
+        random = n.add("ShaderNodeObjectInfo").outputs["Random"]
+        hue = n.math("MULTIPLY_ADD", random, vary)
+        n.set(hue.inputs[2], 0.5 - vary / 2)
+        value = n.math("MULTIPLY_ADD", random, 0.8)
+        n.set(value.inputs[2], 0.6)
+        base = n.add(
+            "ShaderNodeHueSaturation", Hue=hue, Saturation=0.8, Value=value, Fac=1.0, Color=colour
+        ).outputs["Color"]
+    tinted = n.mix(1.0, base, shade, "MULTIPLY")
     _output(n, n.add("ShaderNodeBsdfPrincipled", Base_Color=tinted, Roughness=roughness))
     return mat
 
@@ -335,6 +349,23 @@ def floor_material(kind: str, colour: RGB) -> bpy.types.Material:
         base = n.mix(n.math("MULTIPLY", fibres.outputs["Fac"], 0.5), colour, dark)
         roughness = 0.95
     _output(n, n.add("ShaderNodeBsdfPrincipled", Base_Color=base, Roughness=roughness))
+    return mat
+
+
+def painting_material(name: str, colour: RGB, seed: float) -> bpy.types.Material:
+    """A framed picture: soft colour fields around `colour`, varied by a noise texture."""
+    mat, n = _material(name)
+    coords = _object_coords(n)
+    noise = n.add(
+        "ShaderNodeTexNoise",
+        Vector=coords,
+        Scale=4.0,
+        Detail=4.0,
+        W=seed,
+        props={"noise_dimensions": "4D"},
+    )
+    base = n.mix(0.6, colour, noise.outputs["Color"])
+    _output(n, n.add("ShaderNodeBsdfPrincipled", Base_Color=base, Roughness=0.5))
     return mat
 
 

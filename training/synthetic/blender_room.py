@@ -19,9 +19,10 @@ from training.synthetic.blender_materials import (
     emission_material,
     flat_material,
     floor_material,
+    painting_material,
     wall_material,
 )
-from training.synthetic.rendered_spec import RoomSpec
+from training.synthetic.rendered_spec import PAINTING, RoomSpec
 
 _ROOM_CAMERA_SETBACK = 0.6  # the plate camera stands this far inside the open side
 _OVERHANG = 6.0  # metres the floor, ceiling and side walls extend past the open side
@@ -65,11 +66,15 @@ def build_room(room: RoomSpec, collection: bpy.types.Collection) -> RoomObjects:
             walls,
         )
     materials = [
-        flat_material(f"furniture_{i}", c, 0.5 if i != 1 else 0.9)
+        flat_material(f"furniture_{i}", c, 0.5 if i != 1 else 0.9, vary=0.6 if i == 3 else 0.0)
         for i, c in enumerate(room.palette)
     ]
     for i, b in enumerate(room.boxes):
-        box(f"box_{i}", b.centre, b.half, b.angle, materials[b.material])
+        if b.material == PAINTING:
+            mat = painting_material(f"painting_{i}", room.palette[3], float(room.seed % 1000 + i))
+        else:
+            mat = materials[b.material]
+        box(f"box_{i}", b.centre, b.half, b.angle, mat)
 
     sky = emission_material("sky", room.sky, room.sky_strength)
     frame = flat_material("window_frame", (0.8, 0.8, 0.78), 0.4)
@@ -98,7 +103,7 @@ def build_room(room: RoomSpec, collection: bpy.types.Collection) -> RoomObjects:
         obj.parent = root
         collection.objects.link(obj)
 
-    shade_mat = emission_material("lampshade", (1.0, 0.8, 0.55), 4.0)
+    shade_mat = emission_material("lampshade", (1.0, 0.8, 0.55), 1.5)
     pole = flat_material("lamp_pole", (0.05, 0.05, 0.05), 0.3)
     for i, (x, y, z, watts) in enumerate(room.lamps):
         box(f"lamp_{i}_pole", (x, y, z / 2), (0.015, 0.015, z / 2), 0.0, pole)

@@ -46,7 +46,8 @@ _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 3]
 _HEADROOM = 16.0  # linear values up to this survive unpremultiplying (it clips to [0, 1])
 _SHOULDER = 0.8  # display values above this roll off smoothly towards 1
-_PLATE_EXPOSURE = 0.0  # stops applied to room plates
+_REC709_CHROMATICITIES = (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329)  # primaries, D65
+_PLATE_EXPOSURE = -0.5  # stops applied to room plates
 
 
 def to_display(linear: np.ndarray, exposure: float = 0.0) -> np.ndarray:
@@ -321,44 +322,97 @@ def render_sample_shot(
     settings: RenderSettings | None = None,
     quiet: bool = False,
 ) -> list[Path]:
-    """Render person `seed` standing in room `seed` (one pass, no transparency) as a
-    scene-linear half-float RGB EXR sequence out_dir/plate.####.exr numbered from `first_frame`,
-    compressed with `compression` (an OpenImageIO name: "dwaa:45", "zip", ...). Existing
-    frames are kept. Returns the frame paths."""
-    import bpy
-    import OpenImageIO as oiio
-
-    from training.synthetic.blender_scene import build_shot_scene, render_frame
+    """Render person `seed` over room `seed` as scene-linear half-float EXR sequences numbered
+    from `first_frame`: out_dir/plate.####.exr (RGB, no transparency) and out_dir/matte.####.exr
+    (the exact alpha, one channel A), compressed with `compression` (an OpenImageIO name such as
+    "dwaa:45" or "zip"). The person is rendered over a transparent film and composited in linear
+    light over the room seen through the same moving camera: plate = person (premultiplied) +
+    (1 - alpha) room, each with its display exposure folded in. Existing frames are kept (the
+    person pass is cached under out_dir/.person until every plate is written).
+    Returns the plate paths."""
+    from training.synthetic.blender_scene import build_clip_scene, build_room_scene, render_frame
 
     if not 1 <= frames <= 1000:
         raise ValueError(f"frames must be in 1..1000, got {frames}")
-    settings = settings or RenderSettings(samples=samples, denoise=True)
+    settings = settings or RenderSettings(samples=samples)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"plate.{first_frame + t:04d}.exr" for t in range(frames)]
-    todo = [t for t, p in enumerate(paths) if not p.exists()]
-    if not todo:
-        return paths
-    build_shot_scene(sample_scene(seed), sample_room(seed), size, settings, range(frames))
-    scene = bpy.context.scene
-    for t in todo:
-        start = time.perf_counter()
-        rgb = np.ascontiguousarray(render_frame(scene, t, transparent=False)[..., :3])
-        spec = oiio.ImageSpec(size[1], size[0], 3, oiio.HALF)
-        spec.channelnames = ("R", "G", "B")
-        spec.attribute("compression", compression)
-        spec.attribute("oiio:ColorSpace", "lin_rec709")
-        spec.attribute("Software", "memmatte training.synthetic.rendered")
-        partial = paths[t].with_name(f".{paths[t].stem}.partial.exr")
-        image = oiio.ImageOutput.create(str(partial))
-        if image is None or not image.open(str(partial), spec):
-            raise OSError(f"could not write {partial}: {oiio.geterror()}")
-        image.write_image(rgb.astype(np.float16))
-        image.close()
-        os.replace(partial, paths[t])
-        if not quiet:
-            print(f"{paths[t].name}: {time.perf_counter() - start:.1f} s", flush=True)
-    return paths
+    cache = out_dir / ".person"
+    cache.mkdir(parents=True, exist_ok=True)
+    numbers = [first_frame + t for t in range(frames)]
+    plates = [out_dir / f"plate.{n:04d}.exr" for n in numbers]
+    todo = [t for t in range(frames) if not plates[t].exists()]
+    spec = sample_scene(seed)
+    person_gain = np.float32(2.0**spec.lighting.exposure)
+    room_gain = np.float32(2.0**_PLATE_EXPOSURE)
+    need_person = [t for t in todo if not (cache / f"{numbers[t]:04d}.exr").exists()]
+    if need_person:
+        import bpy
+
+        build_clip_scene(spec, size, settings, range(frames))
+        for t in need_person:
+            start = time.perf_counter()
+            rgba = render_frame(bpy.context.scene, t, transparent=True)
+            _write_exr(cache / f"{numbers[t]:04d}.exr", rgba, ("R", "G", "B", "A"), "zip")
+            if not quiet:
+                print(f"person {numbers[t]}: {time.perf_counter() - start:.1f} s", flush=True)
+
+    if todo:
+        import bpy
+
+        build_room_scene(
+            sample_room(seed),
+            size,
+            dataclasses.replace(settings, denoise=True),
+            spec,
+            range(frames),
+        )
+        for t in todo:
+            start = time.perf_counter()
+            room = render_frame(bpy.context.scene, t, transparent=False)[..., :3]
+            person = _read_exr(cache / f"{numbers[t]:04d}.exr")
+            alpha = np.clip(person[..., 3:4], 0.0, 1.0)
+            plate = person[..., :3] * person_gain + (1.0 - alpha) * room * room_gain
+            _write_exr(out_dir / f"matte.{numbers[t]:04d}.exr", alpha, ("A",), compression)
+            _write_exr(plates[t], plate, ("R", "G", "B"), compression)
+            if not quiet:
+                print(f"room + plate {numbers[t]}: {time.perf_counter() - start:.1f} s", flush=True)
+    for path in cache.glob("*.exr"):
+        path.unlink()
+    cache.rmdir()
+    return plates
+
+
+def _write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...], compression: str) -> None:
+    """Half-float scene-linear (Rec.709) EXR, written through a temporary name."""
+    import OpenImageIO as oiio
+
+    h, w = pixels.shape[:2]
+    spec = oiio.ImageSpec(w, h, len(channels), oiio.HALF)
+    spec.channelnames = channels
+    if "A" in channels:
+        spec.alpha_channel = channels.index("A")
+    spec.attribute("compression", compression)
+    spec.attribute("oiio:ColorSpace", "lin_rec709")
+    spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), _REC709_CHROMATICITIES)
+    spec.attribute("Software", "memmatte training.synthetic.rendered")
+    partial = path.with_name(f".{path.stem}.partial.exr")
+    out = oiio.ImageOutput.create(str(partial))
+    if out is None or not out.open(str(partial), spec):
+        raise OSError(f"could not write {partial}: {oiio.geterror()}")
+    data = np.ascontiguousarray(pixels.reshape(h, w, len(channels)), np.float16)
+    if not out.write_image(data):
+        raise OSError(f"could not write {partial}: {out.geterror()}")
+    out.close()
+    os.replace(partial, path)
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    import OpenImageIO as oiio
+
+    pixels = oiio.ImageBuf(str(path)).get_pixels(oiio.FLOAT)
+    if pixels is None:
+        raise OSError(f"could not read {path}: {oiio.geterror()}")
+    return pixels
 
 
 def contact_sheet(
@@ -497,19 +551,12 @@ def main(argv: list[str] | None = None) -> int:
         contact_sheet(args.contact_sheet, [args.seed + i for i in range(6)], settings=settings)
         print(f"wrote {args.contact_sheet}")
     if args.sample_shot is not None:
-        shot_settings = RenderSettings(
-            samples=args.samples,
-            strand_scale=args.strand_scale,
-            denoise=True,
-            motion_blur=not args.no_motion_blur,
-            threads=args.threads,
-        )
         paths = render_sample_shot(
             args.sample_shot,
             args.seed,
             frames=args.frames,
             size=args.size,
-            settings=shot_settings,
+            settings=settings,
             quiet=args.quiet,
         )
         print(f"wrote {len(paths)} frames to {args.sample_shot}")

@@ -82,7 +82,7 @@ def head_elements(h: HeadSpec) -> list[Element]:
             (h.nose_width * 0.45, 0.01, 0.009),
             3.0,
         ),
-        _el((0, fy + 0.022, mouth_z), (h.lip_width * 1.3, 0.017, 0.022), 3.0),
+        _el((0, fy + 0.028, mouth_z), (h.lip_width * 1.3, 0.014, 0.022), 3.0),
     ]
     for side in (-1.0, 1.0):
         elements += [

@@ -128,13 +128,13 @@ def _grow(
     side = np.sign(roots[:, 0] - hair.parting * head.width + 1e-6)[:, None]
     x = np.array([1.0, 0.0, 0.0])
     lift = 0.35
-    if style == "short":
+    if style == "short":  # lies close to the scalp, combed back and to the side
         comb = 1.0 * back + 0.25 * side * x + 0.3 * down
-        gravity = 0.02
+        gravity, lift = 0.02, 0.05
     elif style == "curly":
         comb = 0.4 * side * x + 0.3 * back + 0.5 * down
         short = hair.length < 0.16  # short curls stand out; long ringlets hang
-        gravity, lift = (0.04, 0.9) if short else (0.14, 0.5)
+        gravity, lift = (0.05, 0.6) if short else (0.14, 0.5)
     elif style == "ponytail":
         comb = 1.2 * back + 0.3 * down
         gravity = 0.1
@@ -176,7 +176,7 @@ def _grow(
     if flyaway:
         label = np.arange(n)
     else:
-        points, label = _clump(rng, points, s, amount=0.6 if style != "curly" else 0.45)
+        points, label = _clump(rng, points, s, amount=0.6 if style != "curly" else 0.8)
     groups = int(label.max()) + 1
     if hair.wave_amplitude > 0:
         # one phase per clump, so locks wave together
@@ -266,7 +266,7 @@ def _curl(rng, points, length, radius, period, s, label) -> np.ndarray:
     arc = s[..., 0] * length[:, None]
     period = period * rng.uniform(0.8, 1.2, groups)[label][:, None]
     theta = 2 * np.pi * arc / period + rng.uniform(0, 2 * np.pi, groups)[label][:, None]
-    theta = theta + rng.normal(0, 0.4, (n, 1))
+    theta = theta + rng.normal(0, 0.15, (n, 1))
     r = radius * rng.uniform(0.7, 1.1, n)[:, None] * np.minimum(s[..., 0] * 5, 1.0)
     return points + r[..., None] * (np.cos(theta)[..., None] * b1 + np.sin(theta)[..., None] * b2)
 

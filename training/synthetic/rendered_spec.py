@@ -24,6 +24,7 @@ NECKLINES = ("crew", "v", "scoop", "boat", "turtleneck")
 SLEEVES = ("long", "short", "none")
 CLOTH_PATTERNS = ("solid", "stripes", "checks", "dots", "knit", "print")
 FPS = 30.0
+PAINTING = 5  # Box.material of a framed picture (0-4 index RoomSpec.palette)
 
 # sRGB palettes (converted to linear when drawn)
 _CLOTH_COLOURS = np.array(
@@ -350,8 +351,8 @@ def _sample_head(rng: np.random.Generator) -> HeadSpec:
 def _sample_body(rng: np.random.Generator, head: HeadSpec) -> BodySpec:
     build = _u(rng, 0.9, 1.15)
     return BodySpec(
-        neck_radius=head.width * _u(rng, 0.6, 0.75) * build**0.5,
-        neck_length=_u(rng, 0.07, 0.1),
+        neck_radius=head.width * _u(rng, 0.72, 0.84) * build**0.5,
+        neck_length=_u(rng, 0.05, 0.08),
         shoulder_width=_u(rng, 0.15, 0.2) * build,
         shoulder_slope=_u(rng, 0.035, 0.06),
         chest_depth=_u(rng, 0.1, 0.13) * build,
@@ -617,15 +618,17 @@ def sample_room(seed: int) -> RoomSpec:
                 _u(rng, 0.5, 0.75),
             )
         )
+    occupied = list(windows)
     for _ in range(int(rng.integers(1, 4))):  # picture frames on the back wall
-        boxes.append(
-            Box(
-                (_u(rng, -width / 2 + 0.5, width / 2 - 0.5), back - 0.02, _u(rng, 1.3, 2.0)),
-                (_u(rng, 0.15, 0.5), 0.02, _u(rng, 0.15, 0.4)),
-                0.0,
-                3,
-            )
-        )
+        x, z = _u(rng, -width / 2 + 0.5, width / 2 - 0.5), _u(rng, 1.3, 2.0)
+        hw, hh = _u(rng, 0.15, 0.5), _u(rng, 0.15, 0.4)
+        if any(
+            abs(x - ox) < hw + ohw + 0.05 and abs(z - oz) < hh + ohh + 0.05
+            for ox, oz, ohw, ohh in occupied
+        ):
+            continue  # pictures overlap neither windows nor each other
+        occupied.append((x, z, hw, hh))
+        boxes.append(Box((x, back - 0.02, z), (hw, 0.02, hh), 0.0, PAINTING))
     lamps = tuple(
         (
             _u(rng, -width / 2 + 0.5, width / 2 - 0.5),
@@ -648,7 +651,7 @@ def sample_room(seed: int) -> RoomSpec:
         boxes=tuple(boxes),
         windows=tuple(windows),
         sky=_rgb(srgb_to_linear(rng.uniform(0.6, 1.0, 3) * np.array([0.8, 0.9, 1.0]))),
-        sky_strength=_u(rng, 2.0, 8.0),
+        sky_strength=_u(rng, 1.0, 3.0),
         lamps=lamps,
         ceiling_light=_u(rng, 100, 400),
         camera_x=_u(rng, -width / 4, width / 4),
