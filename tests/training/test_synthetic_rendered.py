@@ -182,7 +182,7 @@ def test_sample_shot_is_compressed_half_float_scene_linear(tmp_path: Path):
         assert np.allclose(chroma, (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329), atol=1e-6)
     plate = oiio.ImageBuf(str(tmp_path / "plate.1001.exr")).get_pixels(oiio.FLOAT)
     matte = oiio.ImageBuf(str(tmp_path / "matte.1001.exr")).get_pixels(oiio.FLOAT)
-    assert plate.min() >= 0.0 and plate.mean() < 1.5  # linear radiance, not display codes
+    assert plate.min() > -1e-3 and 0.0 < plate.mean() < 1.5  # radiance (DWAA is lossy)
     assert (matte == 0).any() and (matte == 1).any() and ((matte > 0) & (matte < 1)).any()
     stamp = plates[0].stat().st_mtime_ns
     render_sample_shot(tmp_path, LONG_HAIR_SEED, frames=2, size=(32, 48), quiet=True)
