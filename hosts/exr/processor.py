@@ -135,7 +135,8 @@ ProgressCallback = Callable[[Event], None]
 @dataclass(frozen=True)
 class ShotReport:
     """What one shot's run did. read_wait/write_wait: seconds the inference thread waited for
-    a frame to be read or for a write slot (0 when I/O fully overlaps inference)."""
+    a frame to be read, or for a write slot and the last writes (0 when I/O fully overlaps
+    inference)."""
 
     shot: str
     output: str
@@ -608,11 +609,14 @@ class _WriteBehind:
         self._pending.append(self._pool.submit(fn, *args))
 
     def finish(self) -> None:
+        """Waits for every write (counted in ``wait_seconds``); re-raises the first error."""
+        started = time.perf_counter()
         try:
             while self._pending:
                 self._pending.popleft().result()
         finally:
             self._pool.shutdown(wait=True)
+            self.wait_seconds += time.perf_counter() - started
 
     def abort(self) -> None:
         """Drops writes not started, lets running ones finish (each is atomic), ignores
