@@ -193,7 +193,7 @@ class MatteJob:
         return process.pid if process is not None and process.poll() is None else None
 
     def cancel(self, timeout: float = 30.0) -> Progress:
-        """Stops the child process (SIGTERM to its process group, SIGKILL after 3 s), waits
+        """Stops the child process (SIGTERM to its process group, SIGKILL after 0.5 s), waits
         for the job thread, and removes the staging folder. Returns the final progress."""
         self._cancelled.set()
         self._kill()
@@ -326,7 +326,9 @@ class MatteJob:
             else:
                 os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=3)
+            # The processor stops cleanly on SIGTERM after the frame in flight; everything it
+            # wrote is discarded anyway, so do not keep the UI waiting for that frame.
+            process.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if sys.platform == "win32":

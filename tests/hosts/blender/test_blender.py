@@ -326,6 +326,31 @@ def test_bad_python_settings_give_a_clear_message(tmp_path, blend, monkeypatch):
     )
 
 
+def _check(prefs) -> str:
+    """Presses Check in the preferences and runs its timer until the probe has answered
+    (timers do not fire in a background Blender)."""
+    from hosts.blender import preferences
+
+    assert bpy.ops.memmatte.check_python() == {"FINISHED"}
+    assert prefs.status == "Checking…"
+    process = preferences._checks["running"]
+    process.wait(60)
+    assert preferences._finish_check() is None
+    return prefs.status
+
+
+def test_check_button_reports_the_environment(tmp_path, blend):
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    status = _check(prefs)
+    assert status.startswith(f"OK: Python {sys.version.split()[0]}, torch ")
+    assert status.endswith(("CUDA available", "no CUDA, CPU only"))
+
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    prefs.python = str(bare)
+    assert f"The Python at {bare} cannot run memmatte (No module named 'torch')" in _check(prefs)
+
+
 def test_unsaved_blend_and_missing_footage_are_explained(tmp_path, blend):
     bpy.ops.wm.read_homefile(use_empty=True)  # a new, unsaved file; the add-on stays on
     _, _, node, _ = scenes.compositor_with_memmatte(bpy, ("CompositorNodeImage", lambda node: None))
