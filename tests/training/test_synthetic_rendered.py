@@ -126,6 +126,13 @@ def test_videomatte_layout_with_plates_resumes(tmp_path: Path):
     pha = cv2.imread(str(root / "train/pha/0000/0000.jpg"), cv2.IMREAD_GRAYSCALE)
     assert fg.shape == (*SIZE, 3) and pha.shape == SIZE and pha.max() > 250 and pha.min() < 5
 
+    from training.data import BackgroundImages, VideoMatteDataset
+
+    dataset = VideoMatteDataset(root, "train", clip_length=2, size=SIZE,
+                                background=BackgroundImages(tmp_path / "vm_bg" / "images"))  # fmt: skip
+    item = dataset[0]
+    assert item.fgr.shape == (2, 3, *SIZE) and 0.0 < float(item.pha.mean()) < 1.0
+
     kept = root / "train/fgr/0000/0000.jpg"
     stamp = kept.stat().st_mtime_ns
     (root / "valid/pha/0000/0001.jpg").unlink()

@@ -66,7 +66,8 @@ def build_figure(
     cloth_sd = _cloth_distance(body_verts, figure.body, figure.clothing)
     body_normals = _vertex_normals(body_verts, body_faces)
     thick = _CLOTH_THICKNESS.get(figure.clothing.neckline, 0.004)
-    lift = thick * np.clip(cloth_sd / 0.003 + 0.5, 0.0, 1.0)
+    ramp = np.clip(cloth_sd / 0.008, 0.0, 1.0)  # the fabric edge rolls up over 8 mm
+    lift = thick * ramp * ramp * (3 - 2 * ramp)
     body_verts = body_verts + body_normals * lift[:, None]
     body = _mesh_object("body", body_verts, body_faces, collection)
     _set_point_attribute(body.data, "cloth", cloth_sd)
@@ -213,8 +214,8 @@ def _add_eyes(figure, head_els, head, collection) -> None:
         centre = tuple(face[i] + np.array([0.0, r * 1.2, 0.0]) - HEAD_PIVOT)
         for name, radius, polar, mat in (
             (f"eye_{side}", r, (0.0, np.pi), eye_mat),
-            (f"lid_upper_{side}", r * 1.08, (0.0, 1.25), skin),
-            (f"lid_lower_{side}", r * 1.06, (np.pi - 0.9, np.pi), skin),
+            (f"lid_upper_{side}", r * 1.08, (0.0, 1.35), skin),
+            (f"lid_lower_{side}", r * 1.06, (np.pi - 1.0, np.pi), skin),
         ):
             obj = _sphere(name, radius, collection, segments=24, polar=polar)
             obj.data.materials.append(mat)

@@ -129,13 +129,11 @@ def eye_material(head: HeadSpec, eye_radius: float) -> bpy.types.Material:
     combine = n.add("ShaderNodeCombineXYZ", X=xyz.outputs["X"], Y=0.0, Z=xyz.outputs["Z"])
     n.set(radial.inputs[0], combine)
     front = n.math("LESS_THAN", xyz.outputs["Y"], 0.0)
-    iris = n.math(
-        "MULTIPLY", n.math("LESS_THAN", radial.outputs["Value"], eye_radius * 0.52), front
-    )
+    iris = n.math("MULTIPLY", n.math("LESS_THAN", radial.outputs["Value"], eye_radius * 0.6), front)
     pupil = n.math(
-        "MULTIPLY", n.math("LESS_THAN", radial.outputs["Value"], eye_radius * 0.22), front
+        "MULTIPLY", n.math("LESS_THAN", radial.outputs["Value"], eye_radius * 0.25), front
     )
-    colour = n.mix(iris, (0.55, 0.5, 0.46), head.iris)
+    colour = n.mix(iris, (0.4, 0.36, 0.33), head.iris)
     colour = n.mix(pupil, colour, (0.01, 0.01, 0.01))
     _output(
         n, n.add("ShaderNodeBsdfPrincipled", Base_Color=colour, Roughness=0.04, Coat_Weight=0.5)

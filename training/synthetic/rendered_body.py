@@ -123,6 +123,8 @@ def body_elements(b: BodySpec) -> list[Element]:
         ),
         _el((0, 0.005, -0.17), (sw * 0.74, cd, 0.17), 3.0),
         _el((0, 0.01, -0.4), (sw * 0.7, cd * 0.98, 0.2), 3.0),
+        _el((0, 0.015, -0.62), (sw * 0.64, cd * 0.92, 0.16), 3.0),  # waist
+        _el((0, 0.01, -0.84), (sw * 0.74, cd * 1.0, 0.16), 3.0),  # hips
     ]
     for side in (-1.0, 1.0):
         elements += [
@@ -138,6 +140,12 @@ def body_elements(b: BodySpec) -> list[Element]:
                 (ar, ar * 1.05, 0.2),
                 4.0,
                 tilt=(0.0, side * 0.06),
+            ),
+            _el(  # forearm, hanging to the hip
+                (side * (sw + 0.01), -0.005, -0.62),
+                (ar * 0.85, ar * 0.9, 0.17),
+                4.0,
+                tilt=(0.0, -side * 0.05),
             ),
         ]
         if b.bust > 0.05:

@@ -176,7 +176,8 @@ def _grow(
     if flyaway:
         label = np.arange(n)
     else:
-        points, label = _clump(rng, points, s, amount=0.6 if style != "curly" else 0.8)
+        amount = {"curly": 0.8, "short": 0.25}.get(style, 0.6)
+        points, label = _clump(rng, points, s, amount=amount)
     groups = int(label.max()) + 1
     if hair.wave_amplitude > 0:
         # one phase per clump, so locks wave together
@@ -190,7 +191,7 @@ def _grow(
     if flyaway:
         bend = _unit(rng.normal(0, 1, (n, 3)) + 1.5 * normals)
         wiggle = np.sin(2 * np.pi * s[..., 0] * rng.uniform(0.5, 1.5, (n, 1)))[..., None]
-        amount = rng.uniform(0.01, 0.035, (n, 1, 1))
+        amount = rng.uniform(0.1, 0.4, (n, 1, 1)) * np.minimum(length, 0.1)[:, None, None]
         points = points + amount * s**1.6 * bend[:, None, :] + 0.004 * wiggle * bend[:, None]
     jitter = rng.normal(0, 0.0006, points.shape) * s
     return points + jitter

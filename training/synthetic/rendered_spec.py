@@ -474,7 +474,7 @@ def _sample_lighting(rng: np.random.Generator) -> LightingSpec:
         power=key_power * (_u(rng, 1.0, 2.5) if backlit else _u(rng, 0.1, 0.8)),
         colour=_rgb(_kelvin_rgb(_u(rng, 3500, 7500))),
     )
-    world = srgb_to_linear(rng.uniform(0.4, 0.9, 3))
+    world = srgb_to_linear(0.65 + 0.35 * rng.uniform(-0.6, 0.6, 3))  # a mild tint
     return LightingSpec(
         key=key,
         fill=fill,
@@ -489,7 +489,7 @@ def _sample_camera(rng: np.random.Generator) -> CameraSpec:
     focus_off = rng.random() < 0.12
     return CameraSpec(
         focal_length=_u(rng, 35.0, 100.0),
-        frame_height=_u(rng, 0.5, 0.95),
+        frame_height=_u(rng, 0.45, 0.8),
         height=_u(rng, 0.05, 0.3),
         headroom=_u(rng, 0.04, 0.2),
         offset=_u(rng, -0.2, 0.2),
