@@ -106,6 +106,22 @@ def test_render_has_fractional_hair_alpha_and_is_deterministic():
 
 
 @pytest.mark.blender
+def test_fast_clip_edges_are_motion_blurred():
+    _needs_bpy()
+    from training.synthetic.rendered import render_clip
+
+    assert sample_scene(8).motion.fast
+    soft = {}
+    for blur in (True, False):
+        settings = RenderSettings(samples=4, strand_scale=0.1, motion_blur=blur)
+        got = []
+        render_clip(8, [5], (72, 128), settings, lambda t, fg, a, got=got: got.append(a))
+        body = got[0][36:]  # below the hair: only the moving body outline is fractional
+        soft[blur] = int(((body > 0.05) & (body < 0.95)).sum())
+    assert soft[True] > 1.2 * soft[False]
+
+
+@pytest.mark.blender
 def test_videomatte_layout_with_plates_resumes(tmp_path: Path):
     _needs_bpy()
     from training.synthetic.rendered import write_rendered

@@ -7,7 +7,10 @@ Render output is Cycles' own: scene-linear Rec.709 RGBA, premultiplied by alpha.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -189,6 +192,21 @@ def _area_light(scene, name: str, light: LightSpec, target: np.ndarray, strength
     scene.collection.objects.link(obj)
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence Blender's per-frame progress and 'Saved:' lines, which it prints from C."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def render_frame(scene: bpy.types.Scene, frame: int, transparent: bool) -> np.ndarray:
     """Render `frame`: (H, W, 4) float32 scene-linear RGBA, premultiplied (alpha 1 everywhere
     when not `transparent`)."""
@@ -197,7 +215,8 @@ def render_frame(scene: bpy.types.Scene, frame: int, transparent: bool) -> np.nd
     with tempfile.TemporaryDirectory(prefix="memmatte_render_") as tmp:
         path = Path(tmp) / "frame.exr"
         scene.render.filepath = str(path)
-        bpy.ops.render.render(write_still=True)
+        with _quiet_stdout():
+            bpy.ops.render.render(write_still=True)
         image = oiio.ImageBuf(str(path))
         pixels = image.get_pixels(oiio.FLOAT)
     if pixels is None or pixels.shape[2] < 4:
