@@ -1,12 +1,12 @@
-"""Writes the bundled sample shot: ``examples/sample_shot/plate.1001-1012.exr``.
+"""Writes the bundled sample shot: ``examples/sample_shot/plate.1001-1024.exr``.
 
-    python examples/make_sample_shot.py            # needs the train extra (OpenCV)
+    python examples/make_sample_shot.py            # needs the blender extra (about 5 min)
 
-Twelve 256x144 frames of a procedural head-and-shoulders clip
-(``training.synthetic.procedural``), converted from its sRGB to scene-linear Rec.709 with
-OCIO and stored as half-float EXRs with a timecode and a frame rate, as a camera plate
-would arrive. The clip's true alpha is written beside it (``truth/alpha.####.exr``) so the
-mattes can be checked. The same seed always gives the same files.
+Twenty-four 320x180 frames from the Blender-rendered generator (``training.synthetic.rendered``,
+held-out seed 995000: a procedural person with strand hair, composited in linear light over a
+rendered room, 16 Cycles samples), stored as scene-linear Rec.709 half-float EXRs (DWAA) with a
+timecode and a frame rate, as a camera plate would arrive. The exact alpha is written beside
+it (``truth/alpha.####.exr``) so the mattes can be checked.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import numpy as np
 import OpenImageIO as oiio
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = 3
+SEED = 995_000
 FIRST_FRAME = 1001
-FRAMES = 12
-SIZE = (144, 256)  # (H, W): the size the bundled weights were trained at
+FRAMES = 24
+SIZE = (180, 320)  # (H, W)
 
 
 def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...], frame: int) -> None:
     height, width, nchannels = pixels.shape
     spec = oiio.ImageSpec(width, height, nchannels, oiio.HALF)
     spec.channelnames = channels
-    spec.attribute("compression", "zip")
+    spec.attribute("compression", "dwaa" if nchannels > 1 else "zip")
     spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (24, 1))
     # SMPTE timecode 01:00:00:00 + frame offset at 24 fps, packed BCD as EXR stores it.
     seconds, frames = divmod(frame - FIRST_FRAME, 24)
@@ -50,20 +50,30 @@ def _bcd(value: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "examples" / "sample_shot")
+    parser.add_argument(
+        "--rendered",
+        type=Path,
+        help="restamp this existing render instead "
+        "(python -m training.synthetic.rendered --sample-shot DIR --seed 995000 "
+        "--frames 24 --size 180x320 --samples 16)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from hosts.exr.colour import conversion
-    from training.synthetic.procedural import generate_clip
+    import tempfile
 
-    clip = generate_clip(SEED, frames=FRAMES, size=SIZE)
-    to_linear = conversion("lin_rec709")
-    (args.out / "truth").mkdir(parents=True, exist_ok=True)
-    for t in range(FRAMES):
-        frame = FIRST_FRAME + t
-        linear = to_linear.to_plate(clip.composite[t])
-        write_exr(args.out / f"plate.{frame}.exr", linear, ("R", "G", "B"), frame)
-        alpha = clip.alpha[t][..., None]
-        write_exr(args.out / "truth" / f"alpha.{frame}.exr", alpha, ("A",), frame)
+    from training.synthetic.rendered import render_sample_shot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = args.rendered or Path(tmp)
+        if args.rendered is None:
+            render_sample_shot(source, SEED, frames=FRAMES, size=SIZE, samples=16, quiet=True)
+        (args.out / "truth").mkdir(parents=True, exist_ok=True)
+        for t in range(FRAMES):
+            frame = FIRST_FRAME + t
+            plate = oiio.ImageBuf(str(source / f"plate.{frame}.exr")).get_pixels(oiio.FLOAT)
+            matte = oiio.ImageBuf(str(source / f"matte.{frame}.exr")).get_pixels(oiio.FLOAT)
+            write_exr(args.out / f"plate.{frame}.exr", plate[..., :3], ("R", "G", "B"), frame)
+            write_exr(args.out / "truth" / f"alpha.{frame}.exr", matte[..., -1:], ("A",), frame)
     size = sum(p.stat().st_size for p in args.out.rglob("*.exr"))
     print(f"wrote {FRAMES} frames to {args.out} ({size / 1e6:.2f} MB)")
     return 0

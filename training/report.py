@@ -48,18 +48,32 @@ class TestSet:
     size: tuple[int, int]
 
 
-def build_test_sets(work: Path, clips: int, frames: int, hd_clips: int) -> list[TestSet]:
-    """Generates the held-out sets that are missing (rendering resumes where it stopped)."""
+def build_test_sets(
+    work: Path,
+    clips: int,
+    frames: int,
+    hd_clips: int,
+    hd_rendered: bool = False,
+    rendered_clips: int = 2,
+    rendered_frames: int = 8,
+) -> list[TestSet]:
+    """Generates the held-out sets that are missing (rendering resumes where it stopped).
+
+    The 1920x1080 set is procedural only unless ``hd_rendered``: a rendered 1080p frame (person
+    and room) costs minutes on a 2-core CPU.
+    """
     from training.synthetic.writer import write_evaluation
 
     sets = [
         TestSet("procedural 512x288", "procedural", work / "procedural_288", (288, 512)),
         TestSet("rendered 512x288", "rendered", work / "rendered_288", (288, 512)),
         TestSet("procedural 1920x1080", "procedural", work / "procedural_1080", (1080, 1920)),
-        TestSet("rendered 1920x1080", "rendered", work / "rendered_1080", (1080, 1920)),
     ]
+    if hd_rendered:
+        sets.append(TestSet("rendered 1920x1080", "rendered", work / "rendered_1080", (1080, 1920)))
     for ts in sets:
         count = hd_clips if ts.size[0] == 1080 else clips
+        count = rendered_clips if ts.kind == "rendered" and ts.size[0] != 1080 else count
         if count == 0:
             continue
         seed = TEST_SEEDS[ts.kind] + (500 if ts.size[0] == 1080 else 0)
@@ -216,16 +230,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument(
-        "--ablated", type=Path, default=ROOT / "data/default/runs/ablated-stage3/final.safetensors"
+        "--ablated", type=Path, default=ROOT / "data/default/runs/ablated-stage4/final.safetensors"
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "report")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--hd-clips", type=int, default=1)
+    parser.add_argument("--hd-clips", type=int, default=2)
+    parser.add_argument(
+        "--hd-rendered",
+        action="store_true",
+        help="also render a 1920x1080 test clip (minutes per frame on a CPU)",
+    )
+    parser.add_argument("--rendered-clips", type=int, default=2)
+    parser.add_argument("--rendered-frames", type=int, default=8)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
 
-    sets = build_test_sets(args.work, args.clips, args.frames, args.hd_clips)
+    sets = build_test_sets(
+        args.work,
+        args.clips,
+        args.frames,
+        args.hd_clips,
+        args.hd_rendered,
+        args.rendered_clips,
+        args.rendered_frames,
+    )
     methods: dict[str, Predictor] = {"(a) memmatte default": session_predictor(args.weights)}
     if args.ablated.is_file():
         methods["(b) memory ablated (T=1)"] = independent_predictor(args.ablated)

@@ -196,6 +196,11 @@ class Trainer:
         self.run_dir = Path(config.run.dir)
 
         self.network = build_network(config).to(self.device).train()
+        # Checkpoints record the network resolution they were trained at, so that
+        # MattingSession's downsample_ratio="auto" runs them at that scale.
+        self.network.auto_long_side = round(
+            max(config.data.size) * config.schedule.downsample_ratio
+        )
         self.optimizer = self._build_optimizer()
         self.model: nn.Module = TrainingForward(self.network)
         if self.dist.world_size > 1:

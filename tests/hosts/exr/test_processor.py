@@ -218,7 +218,7 @@ def test_other_formats_are_read(tmp_path, weights, ext, pixel_type):
 def test_the_bundled_sample_shot_is_matted(tmp_path, weights):
     sample = Path(__file__).resolve().parents[3] / "examples" / "sample_shot"
     report = _run(str(sample / "plate.####.exr"), str(tmp_path / "m.####.exr"), weights)
-    assert report.written == tuple(range(1001, 1013))
-    spec, px = read_pixels(tmp_path / "m.1012.exr")
-    assert px.shape == (144, 256, 4) and spec.getattribute("FramesPerSecond") == (24, 1)
+    assert report.written == tuple(range(1001, 1025))
+    spec, px = read_pixels(tmp_path / "m.1024.exr")
+    assert px.shape == (180, 320, 4) and spec.getattribute("FramesPerSecond") == (24, 1)
     assert spec.getattribute("smpte:TimeCode") is not None
