@@ -43,12 +43,7 @@ class StatelessMatting(nn.Module):
         current = Encoding(
             enc.image[2:], tuple(f[2:] for f in enc.features), enc.key[2:], enc.value[2:]
         )
-        reconstructed = net.read_memory(current.key, current.value, memory_keys, memory_values)
-        fgr, pha, hidden = net.decode(current, reconstructed)
-        h, w = self.size
-        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
-        if self.size != self.full:
-            fgr, pha = net.refine(frames[2:], image_lr[2:], fgr, pha, hidden)
+        fgr, pha = net.matte(current, memory_keys, memory_values, frames[2:], image_lr[2:])
         return torch.cat([fgr, pha], dim=1)
 
 

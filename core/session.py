@@ -199,7 +199,7 @@ class MattingSession:
         # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
         self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
         self._encode = self.network.encode
-        self._decode = _decode_step(self.network)
+        self._decode = self.network.matte
         if compile:
             self._encode = torch.compile(self._encode, dynamic=False)
             self._decode = torch.compile(self._decode, dynamic=False)
@@ -298,16 +298,7 @@ class MattingSession:
         keys = torch.stack([m.encoding.key for m in memory], dim=1)
         values = torch.stack([m.encoding.value for m in memory], dim=1)
         with self._autocast():
-            fgr, pha = self._decode(
-                frame.image,
-                frame.image_lr,
-                frame.encoding.image,
-                *frame.encoding.features,
-                frame.encoding.key,
-                frame.encoding.value,
-                keys,
-                values,
-            )
+            fgr, pha = self._decode(frame.encoding, keys, values, frame.image, frame.image_lr)
         alpha = pha[0, 0].float().cpu().numpy()
         foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
         return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))
@@ -328,30 +319,3 @@ class MattingSession:
                 count += 1
         if count == 0:
             raise FrameError("no frames: the session was given an empty input")
-
-
-def _decode_step(network: MattingNetwork):
-    """Memory readout, decoding and refinement of one frame, as one function of tensors
-    (so it can be compiled as one graph)."""
-
-    def step(
-        image: torch.Tensor,
-        image_lr: torch.Tensor,
-        padded: torch.Tensor,
-        f1: torch.Tensor,
-        f2: torch.Tensor,
-        f3: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        memory_keys: torch.Tensor,
-        memory_values: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, w = image_lr.shape[-2:]
-        reconstructed = network.read_memory(key, value, memory_keys, memory_values)
-        fgr, pha, hidden = network.decode(Encoding(padded, (f1, f2, f3), key, value), reconstructed)
-        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
-        if (h, w) != tuple(image.shape[-2:]):
-            fgr, pha = network.refine(image, image_lr, fgr, pha, hidden)
-        return fgr, pha
-
-    return step

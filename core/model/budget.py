@@ -35,15 +35,9 @@ class StreamingStep(nn.Module):
         self.full = (height, width)
 
     def forward(self, frame: Tensor, memory_keys: Tensor, memory_values: Tensor) -> Tensor:
-        net = self.network
         image_lr = downsample(frame, self.size)
-        encoding = net.encode(pad_to_stride(image_lr))
-        reconstructed = net.read_memory(encoding.key, encoding.value, memory_keys, memory_values)
-        fgr, pha, hidden = net.decode(encoding, reconstructed)
-        h, w = self.size
-        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
-        if self.size != self.full:
-            fgr, pha = net.refine(frame, image_lr, fgr, pha, hidden)
+        encoding = self.network.encode(pad_to_stride(image_lr))
+        fgr, pha = self.network.matte(encoding, memory_keys, memory_values, frame, image_lr)
         return torch.cat([fgr, pha], dim=1)
 
 

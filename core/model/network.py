@@ -141,6 +141,25 @@ class MattingNetwork(nn.Module):
         """Deep Guided Filter: low-resolution outputs → full resolution of ``image``."""
         return self.refiner(image, image_lr, fgr_lr, pha_lr, hidden_lr)
 
+    def matte(
+        self,
+        encoding: Encoding,
+        memory_keys: Tensor,
+        memory_values: Tensor,
+        image: Tensor,
+        image_lr: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """One encoded frame against its memory → fgr (N,3,H,W), pha (N,1,H,W) at the size of
+        ``image`` (full resolution): read memory, decode, crop the padding, and refine with the
+        Deep Guided Filter when ``image_lr`` (the unpadded network input) is smaller."""
+        h, w = image_lr.shape[-2:]
+        reconstructed = self.read_memory(encoding.key, encoding.value, memory_keys, memory_values)
+        fgr, pha, hidden = self.decode(encoding, reconstructed)
+        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
+        if (h, w) != tuple(image.shape[-2:]):
+            fgr, pha = self.refine(image, image_lr, fgr, pha, hidden)
+        return fgr, pha
+
     # -- whole clips ---------------------------------------------------------------------
 
     def forward(
