@@ -184,6 +184,32 @@ def _train_cmd(
     return cmd
 
 
+# Per variant: (clip length, batch) at 144x256 and (clip length, batch) in stage 3, so both
+# variants see the same frames per step.
+VARIANTS = {"memory": ((4, 2), (3, 1)), "ablated": ((1, 8), (1, 3))}
+
+
+def _stage(
+    runs: Path,
+    data: Path,
+    plan: Plan,
+    stage: str,
+    config: str,
+    steps: int,
+    settings: dict[str, tuple[str, ...]],
+    init: dict[str, Path],
+) -> None:
+    """Trains every variant missing ``<runs>/<variant>-<stage>/final.safetensors``, side by
+    side, one thread each."""
+    procs = []
+    for name in VARIANTS:
+        run = runs / f"{name}-{stage}"
+        if not (run / "final.safetensors").is_file():
+            cmd = _train_cmd(config, run, data, plan, steps, *settings[name], init=init[name])
+            procs.append(_run(cmd, threads=1, log=runs / f"{name}-{stage}.log"))
+    _wait(*procs)
+
+
 def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
     h, w = plan.size
     lrs = (
@@ -195,99 +221,37 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
     runs = work / "runs"
     stage1 = runs / "stage1"
     if not (stage1 / "final.safetensors").is_file():
-        _wait(
-            _run(
-                _train_cmd(
-                    "training/configs/synthetic_stage1.toml",
-                    stage1,
-                    data,
-                    plan,
-                    plan.stage1_steps,
-                    f"data.size=[{h}, {w}]",
-                    "data.batch_size=8",
-                    *lrs,
-                ),
-                log=runs.with_suffix(".stage1.log"),
-            )
-        )
-    variants = {"memory": (4, 2, 3, 1), "ablated": (1, 8, 1, 3)}
-    procs = []
-    for name, (t2, b2, _, _) in variants.items():
-        run = runs / f"{name}-stage2"
-        if not (run / "final.safetensors").is_file():
-            procs.append(
-                _run(
-                    _train_cmd(
-                        "training/configs/synthetic_stage2.toml",
-                        run,
-                        data,
-                        plan,
-                        plan.stage2_steps,
-                        f"data.size=[{h}, {w}]",
-                        f"data.clip_length={t2}",
-                        f"data.batch_size={b2}",
-                        *lrs,
-                        init=stage1 / "final.safetensors",
-                    ),
-                    threads=1,
-                    log=runs / f"{name}-stage2.log",
-                )
-            )
-    _wait(*procs)
-    procs = []
-    for name, (_, _, t3, b3) in variants.items():
-        run = runs / f"{name}-stage3"
-        if not (run / "final.safetensors").is_file():
-            procs.append(
-                _run(
-                    _train_cmd(
-                        "training/configs/synthetic_stage3.toml",
-                        run,
-                        data,
-                        plan,
-                        plan.stage3_steps,
-                        f"data.size=[{2 * h}, {2 * w}]",
-                        f"data.clip_length={t3}",
-                        f"data.batch_size={b3}",
-                        "schedule.downsample_ratio=0.5",
-                        init=runs / f"{name}-stage2" / "final.safetensors",
-                    ),
-                    threads=1,
-                    log=runs / f"{name}-stage3.log",
-                )
-            )
-    _wait(*procs)
+        cmd = _train_cmd(
+            "training/configs/synthetic_stage1.toml", stage1, data, plan, plan.stage1_steps,
+            f"data.size=[{h}, {w}]", "data.batch_size=8", *lrs,
+        )  # fmt: skip
+        _wait(_run(cmd, log=runs.with_suffix(".stage1.log")))
+
+    def low(name: str) -> tuple[str, ...]:
+        t, b = VARIANTS[name][0]
+        return (f"data.size=[{h}, {w}]", f"data.clip_length={t}", f"data.batch_size={b}")
+
+    def high(name: str) -> tuple[str, ...]:
+        t, b = VARIANTS[name][1]
+        return (f"data.size=[{2 * h}, {2 * w}]", f"data.clip_length={t}",
+                f"data.batch_size={b}", "schedule.downsample_ratio=0.5")  # fmt: skip
+
+    def final(stage: str) -> dict[str, Path]:
+        return {name: runs / f"{name}-{stage}" / "final.safetensors" for name in VARIANTS}
+
+    _stage(runs, data, plan, "stage2", "training/configs/synthetic_stage2.toml",
+           plan.stage2_steps, {n: (*low(n), *lrs) for n in VARIANTS},
+           dict.fromkeys(VARIANTS, stage1 / "final.safetensors"))  # fmt: skip
+    _stage(runs, data, plan, "stage3", "training/configs/synthetic_stage3.toml",
+           plan.stage3_steps, {n: high(n) for n in VARIANTS}, final("stage2"))  # fmt: skip
     # Fine-tune without augmentation: the miniature budget is too short for the RVM-style
     # zoom-out augmentation (training crops showed ~5% person coverage against 15-30% in the
     # clips themselves), so both variants finish on the clips as they are.
-    procs = []
-    for name, (t2, b2, _, _) in variants.items():
-        run = runs / f"{name}-stage4"
-        if not (run / "final.safetensors").is_file():
-            procs.append(
-                _run(
-                    _train_cmd(
-                        "training/configs/synthetic_stage2.toml",
-                        run,
-                        data,
-                        plan,
-                        plan.finetune_steps,
-                        f"data.size=[{h}, {w}]",
-                        f"data.clip_length={t2}",
-                        f"data.batch_size={b2}",
-                        "optim.lr_backbone=0.0002",
-                        "optim.lr_rest=0.0004",
-                        "optim.lr_decay='cosine'",
-                        "data.augment=false",
-                        "schedule.stage='synthetic-finetune'",
-                        init=runs / f"{name}-stage3" / "final.safetensors",
-                    ),
-                    threads=1,
-                    log=runs / f"{name}-stage4.log",
-                )
-            )
-    _wait(*procs)
-    return {name: runs / f"{name}-stage4" / "final.safetensors" for name in variants}
+    tune = ("optim.lr_backbone=0.0002", "optim.lr_rest=0.0004", "optim.lr_decay='cosine'",
+            "data.augment=false", "schedule.stage='synthetic-finetune'")  # fmt: skip
+    _stage(runs, data, plan, "stage4", "training/configs/synthetic_stage2.toml",
+           plan.finetune_steps, {n: (*low(n), *tune) for n in VARIANTS}, final("stage3"))  # fmt: skip
+    return final("stage4")
 
 
 def bundle(final: Path, asset: Path = ASSET) -> Path:
