@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from core.cli import frame_size
 from core.model import Encoding, MattingNetwork, downsample, network_size, pad_to_stride
 
 log = logging.getLogger("memmatte")
@@ -82,16 +83,6 @@ def export(
     return path
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"size must be HEIGHTxWIDTH, e.g. 1080x1920; got {text!r}"
-        ) from None
-    return height, width
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.export",
@@ -99,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", choices=["onnx", "torchscript"], required=True)
-    parser.add_argument("--size", type=_size, required=True, help="frame size HEIGHTxWIDTH")
+    parser.add_argument("--size", type=frame_size, required=True, help="frame size HEIGHTxWIDTH")
     parser.add_argument(
         "--ratio",
         type=float,

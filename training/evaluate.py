@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.cli import frame_size
 from core.session import MattingSession
 from core.weights import WeightsError, load_network
 from training.metrics import evaluate_clip
@@ -162,16 +163,6 @@ def markdown_table(means: dict[str, float], label: str, clips: int) -> str:
     )
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 288x512; got {text!r}") from None
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return h, w
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.evaluate",
@@ -183,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ratio", type=float, default=1.0, help="downsample ratio in (0, 1] (default 1)"
     )
-    parser.add_argument("--size", type=_size, help="resize every frame to HxW before matting")
+    parser.add_argument("--size", type=frame_size, help="resize every frame to HxW before matting")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--out", type=Path, help="output folder (default: eval-<weights stem>)")
     args = parser.parse_args(argv)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,7 +40,7 @@ class SegmentationClip(NamedTuple):
     mask: torch.Tensor
 
 
-class ClipDataset(Dataset):
+class ClipDataset(Dataset, abc.ABC):
     """Base for readers that return T-frame clips of a fixed size.
 
     Item ``i`` draws all its randomness from ``numpy.random.default_rng([seed, epoch, i])``, so it
@@ -73,8 +75,8 @@ class ClipDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         return np.random.default_rng([self.seed, self.epoch, index])
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
 
 
 def require_dir(dataset: str, expected: str, path: Path) -> Path:
@@ -96,8 +98,8 @@ class StillSegmentationDataset(ClipDataset):
     """Base for segmentation sets of stills: ``_read(index)`` returns ``(image (H, W, 3) uint8
     RGB, mask (H, W) bool or uint8)`` and the augmentation makes a T-frame pseudo-clip of it."""
 
-    def _read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _read(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def __getitem__(self, index: int) -> SegmentationClip:
         rng = self.rng(index)

@@ -4,6 +4,8 @@ image-to-video training."""
 
 from __future__ import annotations
 
+import abc
+
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,8 @@ class _StillMatteDataset(ClipDataset):
         super().__init__(clip_length, size, augmentation, seed)
         self.background = background
 
-    def _read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _read(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.cli import frame_size
 from training.synthetic.backgrounds import Background, Occluder, sample_background, sample_occluder
 from training.synthetic.figure import Figure, sample_figure
 from training.synthetic.hair import HAIR_STYLES, Hair, sample_hair
@@ -365,16 +366,6 @@ def _border(tile: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(tile, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=(255, 255, 255))
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"size must look like 288x512 (HxW), got {text!r}"
-        ) from None
-    return h, w
-
-
 def main(argv: list[str] | None = None) -> int:
     from training.synthetic.writer import write_evaluation, write_videomatte
 
@@ -384,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="dataset root to write")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--size", type=_parse_size, default=(288, 512), help="HxW, e.g. 288x512")
+    parser.add_argument("--size", type=frame_size, default=(288, 512), help="HxW, e.g. 288x512")
     parser.add_argument("--seed", type=int, default=0, help="clip i uses seed SEED + i")
     parser.add_argument("--layout", choices=("videomatte", "evaluation"), default="videomatte")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="varied")

@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.cli import frame_size
 from training.synthetic.raster import unpremultiply
 from training.synthetic.rendered_spec import RenderSettings, sample_room, sample_scene
 from training.synthetic.writer import _write
@@ -470,18 +471,6 @@ def contact_sheet(
     return sheet
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"size must look like 288x512 (HxW), got {text!r}"
-        ) from None
-    if min(h, w) < 16:
-        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
-    return h, w
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.synthetic.rendered", description=__doc__.split("\n\n")[0]
@@ -489,7 +478,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="dataset root to write (or to resume)")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--size", type=_parse_size, default=(288, 512), help="HxW, e.g. 288x512")
+    parser.add_argument(
+        "--size",
+        type=lambda text: frame_size(text, minimum=16),
+        default=(288, 512),
+        help="HxW, e.g. 288x512",
+    )
     parser.add_argument("--seed", type=int, default=0, help="clip i uses seed SEED + i")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
     parser.add_argument(
