@@ -26,6 +26,7 @@ import torch
 
 from core.model import (
     MEMORY_FRAMES,
+    STRIDE,
     Encoding,
     MattingNetwork,
     downsample,
@@ -174,8 +175,10 @@ class MattingSession:
     batch_frames: frames encoded per backbone call (time-batched). 1, the default, encodes
     every frame alone, which makes results independent of where a run starts; larger values
     are faster on some machines but may differ from it in the last bits.
-    compile: ``torch.compile`` the per-frame graphs (about a minute of compiling per shot
-    size, then faster; see docs/performance.md).
+    compile: ``torch.compile`` one fused step per frame (encode, memory readout, decode,
+    refine) with the weights frozen into the graph: the fastest CPU mode, after about half a
+    minute of compiling per shot size (docs/performance.md). Frames then go one per call
+    (``batch_frames`` must be 1); results are close to, not bit-identical with, eager mode.
     """
 
     def __init__(
@@ -191,6 +194,8 @@ class MattingSession:
     ) -> None:
         if batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
+        if compile and batch_frames != 1:
+            raise ValueError("compile=True runs one fused step per frame; use batch_frames=1")
         self._frames = frames
         self.batch_frames = batch_frames
         self.device = resolve_device(device)
@@ -198,11 +203,10 @@ class MattingSession:
         network, self.weights_hash = _load(weights)
         # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
         self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
-        self._encode = self.network.encode
-        self._decode = self.network.matte
+        self._step = None
         if compile:
-            self._encode = torch.compile(self._encode, dynamic=False)
-            self._decode = torch.compile(self._decode, dynamic=False)
+            # One graph per frame, no breaks.
+            self._step = torch.compile(self._fused_step, fullgraph=True, dynamic=False)
         if downsample_ratio != "auto" and not 0 < float(downsample_ratio) <= 1:
             raise ValueError(
                 f"downsample_ratio must be 'auto' or in (0, 1], got {downsample_ratio}"
@@ -219,7 +223,7 @@ class MattingSession:
         return len(self._sequence())
 
     def __iter__(self) -> Iterator[MatteResult]:
-        return self._stream(enumerate(self._frames), first=0)
+        return self._stream(enumerate(self._frames), first=0, start=0)
 
     def __getitem__(self, index: int) -> MatteResult:
         frames = self._sequence()
@@ -238,7 +242,7 @@ class MattingSession:
             raise IndexError(f"empty or invalid frame range [{start}, {stop})")
         first = max(0, start - MEMORY_FRAMES)
         indexed = ((i, frames[i]) for i in range(first, stop))
-        return (r for r in self._stream(indexed, first=first) if r.index >= start)
+        return self._stream(indexed, first=first, start=start)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -279,7 +283,7 @@ class MattingSession:
         size = network_size(*self._size, self.downsample_ratio)
         images_lr = downsample(images, size)
         with self._autocast():
-            enc = self._encode(pad_to_stride(images_lr))
+            enc = self.network.encode(pad_to_stride(images_lr))
         return [
             _Frame(
                 images[i : i + 1],
@@ -298,14 +302,18 @@ class MattingSession:
         keys = torch.stack([m.encoding.key for m in memory], dim=1)
         values = torch.stack([m.encoding.value for m in memory], dim=1)
         with self._autocast():
-            fgr, pha = self._decode(frame.encoding, keys, values, frame.image, frame.image_lr)
-        alpha = pha[0, 0].float().cpu().numpy()
-        foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
-        return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))
+            fgr, pha = self.network.matte(frame.encoding, keys, values, frame.image, frame.image_lr)
+        return _result(index, fgr, pha)
 
     @torch.inference_mode()
-    def _stream(self, indexed: Iterable[tuple[int, Any]], first: int) -> Iterator[MatteResult]:
-        """Frames must arrive in order from ``first``, the shot's or the pre-roll's start."""
+    def _stream(
+        self, indexed: Iterable[tuple[int, Any]], first: int, start: int
+    ) -> Iterator[MatteResult]:
+        """Frames must arrive in order from ``first``, the shot's or the pre-roll's start;
+        frames before ``start`` are pre-roll: encoded for memory, not yielded."""
+        if self._step is not None:
+            yield from self._stream_fused(indexed, first, start)
+            return
         history: dict[int, _Frame] = {}
         count = 0
         source = iter(indexed)
@@ -313,9 +321,66 @@ class MattingSession:
             for (index, _), frame in zip(batch, self._prepare(batch), strict=True):
                 history[index] = frame
                 memory = [history[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
-                yield self._finish(index, frame, memory)
+                if index >= start:
+                    yield self._finish(index, frame, memory)
                 # Keep only what the next two frames will read.
                 history = {i: f for i, f in history.items() if i > index - MEMORY_FRAMES}
                 count += 1
         if count == 0:
             raise FrameError("no frames: the session was given an empty input")
+
+    def _compiled_step(self, *args: Any) -> tuple[torch.Tensor, ...]:
+        # Freezing folds the weights (and their bf16 casts) into constants so oneDNN can use
+        # pre-packed convolutions: about 25 % faster on the CPU. It must be on whenever the
+        # step (re)compiles, which happens inside a call; compile(options=...) does not
+        # reach that setting.
+        from torch._inductor import config as inductor
+
+        with inductor.patch(freezing=True):
+            return self._step(*args)
+
+    def _fused_step(
+        self, image: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, ...]:
+        """The compiled path's whole per-frame graph. Keys and values are kept in float32
+        so every call sees the same input types (no recompiles)."""
+        with self._autocast():
+            fgr, pha, key, value = self.network.step(image, keys, values, size)
+        return fgr, pha, key.float(), value.float()
+
+    def _stream_fused(
+        self, indexed: Iterable[tuple[int, Any]], first: int, start: int
+    ) -> Iterator[MatteResult]:
+        """``_stream`` through the compiled step. A frame's key and value come from the same
+        compiled graph wherever a run starts, so ``session[i]`` still equals iteration."""
+        memory: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        for index, raw in indexed:
+            image = self._check(raw, index).to(self.device)
+            image = image.contiguous(memory_format=torch.channels_last)
+            size = network_size(*self._size, self.downsample_ratio)
+            if index == first:
+                # The first frame is its own memory: one step for its key and value (they
+                # do not depend on the memory passed in), then the real one.
+                cfg = self.network.config
+                grid = (-(-size[0] // STRIDE), -(-size[1] // STRIDE))
+                zeros = [
+                    torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=self.device)
+                    for channels in (cfg.key_channels, cfg.value_channels)
+                ]
+                memory[index] = self._compiled_step(image, *zeros, size)[2:]
+            previous = [memory[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
+            keys = torch.stack([k for k, _ in previous], dim=1)
+            values = torch.stack([v for _, v in previous], dim=1)
+            fgr, pha, key, value = self._compiled_step(image, keys, values, size)
+            memory[index] = (key, value)
+            memory.pop(index - MEMORY_FRAMES, None)
+            if index >= start:
+                yield _result(index, fgr, pha)
+        if not memory:
+            raise FrameError("no frames: the session was given an empty input")
+
+
+def _result(index: int, fgr: torch.Tensor, pha: torch.Tensor) -> MatteResult:
+    alpha = pha[0, 0].float().cpu().numpy()
+    foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
+    return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from core.model.config import NetworkConfig
 from core.model.memory import MEMORY_FRAMES
-from core.model.network import MattingNetwork, downsample, network_size, pad_to_stride
+from core.model.network import MattingNetwork, network_size
 
 SIZES: tuple[tuple[int, int, float], ...] = ((512, 512, 1.0), (288, 512, 1.0), (1080, 1920, 0.25))
 """(height, width, downsample_ratio) reported by default."""
@@ -35,9 +35,7 @@ class StreamingStep(nn.Module):
         self.full = (height, width)
 
     def forward(self, frame: Tensor, memory_keys: Tensor, memory_values: Tensor) -> Tensor:
-        image_lr = downsample(frame, self.size)
-        encoding = self.network.encode(pad_to_stride(image_lr))
-        fgr, pha = self.network.matte(encoding, memory_keys, memory_values, frame, image_lr)
+        fgr, pha, _, _ = self.network.step(frame, memory_keys, memory_values, self.size)
         return torch.cat([fgr, pha], dim=1)
 
 

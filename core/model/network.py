@@ -160,6 +160,24 @@ class MattingNetwork(nn.Module):
             fgr, pha = self.refine(image, image_lr, fgr, pha, hidden)
         return fgr, pha
 
+    def step(
+        self,
+        image: Tensor,
+        memory_keys: Tensor,
+        memory_values: Tensor,
+        size: tuple[int, int],
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One streaming step: full-resolution frames (N, 3, H, W) against the cached keys and
+        values of their two previous frames (N, 2, C, h, w), the network running at ``size``.
+
+        → fgr (N,3,H,W), pha (N,1,H,W), and the frames' own key and value for later frames'
+        memory. The key and value depend on the frames only, never on the memory passed in.
+        """
+        image_lr = downsample(image, size)
+        encoding = self.encode(pad_to_stride(image_lr))
+        fgr, pha = self.matte(encoding, memory_keys, memory_values, image, image_lr)
+        return fgr, pha, encoding.key, encoding.value
+
     # -- whole clips ---------------------------------------------------------------------
 
     def forward(

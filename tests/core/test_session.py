@@ -161,6 +161,16 @@ def test_compiled_session_matches_eager(lite_network):
     frames = _frames(4)
     kwargs = {"weights": lite_network, "device": "cpu", "downsample_ratio": 0.5}
     eager = list(MattingSession(frames, **kwargs))
-    compiled = list(MattingSession(frames, compile=True, **kwargs))
+    session = MattingSession(frames, compile=True, **kwargs)
+    compiled = list(session)
     for a, b in zip(eager, compiled, strict=True):
         assert np.abs(a.alpha - b.alpha).max() <= 1e-4
+    # Random access through the compiled step still equals its own sequential run.
+    for i in (0, 3):
+        np.testing.assert_array_equal(session[i].alpha, compiled[i].alpha)
+        np.testing.assert_array_equal(session[i].foreground, compiled[i].foreground)
+
+
+def test_compile_runs_one_frame_per_step(lite_network):
+    with pytest.raises(ValueError, match="batch_frames=1"):
+        MattingSession(_frames(2), weights=lite_network, compile=True, batch_frames=4)
