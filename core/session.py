@@ -76,7 +76,8 @@ class MatteResult:
 
 
 def frame_to_tensor(frame: Any, index: int) -> torch.Tensor:
-    """An H×W×3 frame → (1, 3, H, W) float32 in [0, 1].
+    """An H×W×3 frame → (1, 3, H, W) float32 in [0, 1], channels-last (the frame's own
+    memory layout, so nothing is transposed; a float32 frame is not even copied).
 
     uint8 is divided by 255 and uint16 by 65535; float frames must already lie in [0, 1].
     Anything else is refused with a ``FrameError`` naming the frame.
@@ -88,25 +89,25 @@ def frame_to_tensor(frame: Any, index: int) -> torch.Tensor:
         raise FrameError(f"frame {index}: expected an H×W×3 array, got shape {frame.shape}")
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise FrameError(f"frame {index}: empty frame of shape {frame.shape}")
-    if frame.dtype == np.uint8:
-        data = frame.astype(np.float32) / 255.0
-    elif frame.dtype == np.uint16:
-        data = frame.astype(np.float32) / 65535.0
-    elif frame.dtype in (np.float16, np.float32, np.float64):
-        data = frame.astype(np.float32, copy=False)
+    if frame.dtype in (np.uint8, np.uint16):
+        scale = 255.0 if frame.dtype == np.uint8 else 65535.0
+        # Same float32 division as numpy's astype(float32) / scale, without the copies.
+        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).unsqueeze(0)
+        return image.to(torch.float32).div_(scale)
+    if frame.dtype not in (np.float16, np.float32, np.float64):
+        raise FrameError(f"frame {index}: unsupported dtype {frame.dtype}")
+    data = np.ascontiguousarray(frame, dtype=np.float32)
+    lo, hi = float(data.min()), float(data.max())
+    if not 0.0 <= lo <= hi <= 1.0:  # also false when NaN is present
         finite = np.isfinite(data)
         if not finite.all():
             bad = int(data.size - finite.sum())
             raise FrameError(f"frame {index}: {bad} NaN or Inf values")
-        lo, hi = float(data.min()), float(data.max())
-        if lo < 0.0 or hi > 1.0:
-            raise FrameError(
-                f"frame {index}: float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]; "
-                "convert to display-referred sRGB first (core.batch does this for EXR plates)"
-            )
-    else:
-        raise FrameError(f"frame {index}: unsupported dtype {frame.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1))).unsqueeze(0)
+        raise FrameError(
+            f"frame {index}: float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]; "
+            "convert to display-referred sRGB first (core.batch does this for EXR plates)"
+        )
+    return torch.from_numpy(data).permute(2, 0, 1).unsqueeze(0)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -203,10 +204,13 @@ class MattingSession:
         network, self.weights_hash = _load(weights)
         # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
         self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
-        self._step = None
+        self._step = self._apply = None
         if compile:
-            # One graph per frame, no breaks.
+            # Two graphs per frame, no breaks: everything at the network's resolution, then
+            # the Deep Guided Filter's full-resolution pass (one graph with both runs the
+            # full-resolution part several times slower on the CPU).
             self._step = torch.compile(self._fused_step, fullgraph=True, dynamic=False)
+            self._apply = torch.compile(self._fused_apply, fullgraph=True, dynamic=False)
         if downsample_ratio != "auto" and not 0 < float(downsample_ratio) <= 1:
             raise ValueError(
                 f"downsample_ratio must be 'auto' or in (0, 1], got {downsample_ratio}"
@@ -329,24 +333,37 @@ class MattingSession:
         if count == 0:
             raise FrameError("no frames: the session was given an empty input")
 
-    def _compiled_step(self, *args: Any) -> tuple[torch.Tensor, ...]:
+    def _compiled(self, fn: Any, *args: Any) -> Any:
         # Freezing folds the weights (and their bf16 casts) into constants so oneDNN can use
-        # pre-packed convolutions: about 25 % faster on the CPU. It must be on whenever the
-        # step (re)compiles, which happens inside a call; compile(options=...) does not
+        # pre-packed convolutions: about 25 % faster on the CPU. It must be on whenever a
+        # graph (re)compiles, which happens inside a call; compile(options=...) does not
         # reach that setting.
         from torch._inductor import config as inductor
 
         with inductor.patch(freezing=True):
-            return self._step(*args)
+            return fn(*args)
 
     def _fused_step(
         self, image: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, size: tuple[int, int]
     ) -> tuple[torch.Tensor, ...]:
-        """The compiled path's whole per-frame graph. Keys and values are kept in float32
-        so every call sees the same input types (no recompiles)."""
+        """The compiled path's per-frame graph at the network's resolution → (fgr and alpha
+        (1, 4, h, w), or the guided filter's coefficients (1, 8, h, w) when the frame is
+        larger; key; value). Everything leaves in float32, so every call sees the same
+        input types (no recompiles) and the full-resolution pass runs in float32."""
+        refine = tuple(size) != tuple(image.shape[-2:])
         with self._autocast():
-            fgr, pha, key, value = self.network.step(image, keys, values, size)
-        return fgr, pha, key.float(), value.float()
+            image_lr = downsample(image, size)
+            encoding = self.network.encode(pad_to_stride(image_lr))
+            out = self.network.matte_low(encoding, keys, values, image_lr, refine)
+        return out.float(), encoding.key.float(), encoding.value.float()
+
+    def _fused_apply(
+        self, image: torch.Tensor, coefficients: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The compiled path's full-resolution graph: the guided filter, written straight
+        into the result's layouts, alpha (H, W) and foreground (H, W, 3)."""
+        fgr, pha = self.network.refiner.apply(image, coefficients)
+        return pha[0, 0].contiguous(), fgr[0].permute(1, 2, 0).contiguous()
 
     def _stream_fused(
         self, indexed: Iterable[tuple[int, Any]], first: int, start: int
@@ -367,15 +384,20 @@ class MattingSession:
                     torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=self.device)
                     for channels in (cfg.key_channels, cfg.value_channels)
                 ]
-                memory[index] = self._compiled_step(image, *zeros, size)[2:]
+                memory[index] = self._compiled(self._step, image, *zeros, size)[1:]
             previous = [memory[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
             keys = torch.stack([k for k, _ in previous], dim=1)
             values = torch.stack([v for _, v in previous], dim=1)
-            fgr, pha, key, value = self._compiled_step(image, keys, values, size)
+            out, key, value = self._compiled(self._step, image, keys, values, size)
             memory[index] = (key, value)
             memory.pop(index - MEMORY_FRAMES, None)
-            if index >= start:
-                yield _result(index, fgr, pha)
+            if index < start:
+                continue
+            if out.shape[1] == 8:
+                alpha, foreground = self._compiled(self._apply, image, out)
+                yield MatteResult(index, alpha.cpu().numpy(), foreground.cpu().numpy())
+            else:
+                yield _result(index, out[:, :3], out[:, 3:])
         if not memory:
             raise FrameError("no frames: the session was given an empty input")
 

@@ -51,6 +51,30 @@ class DeepGuidedFilter(nn.Module):
             nn.Conv2d(width, 4, 1, bias=True),
         )
 
+    def coefficients(
+        self, image_lr: Tensor, fgr_lr: Tensor, pha_lr: Tensor, hidden_lr: Tensor
+    ) -> Tensor:
+        """The local linear model fitted at the network's resolution: (N, 8, h, w), A for
+        the four guide channels, then b."""
+        guide_lr = torch.cat([image_lr, image_lr.mean(1, keepdim=True)], dim=1)
+        target_lr = torch.cat([fgr_lr, pha_lr], dim=1)
+        a, b = guided_filter_coefficients(guide_lr, target_lr, hidden_lr, self.mix)
+        return torch.cat([a, b], dim=1)
+
+    @staticmethod
+    def apply(image: Tensor, coefficients: Tensor) -> tuple[Tensor, Tensor]:
+        """Applies ``coefficients`` (N, 8, h, w) at the resolution of ``image`` (N, 3, H, W).
+
+        Returns fgr (N,3,H,W) and pha (N,1,H,W), clamped to [0, 1]. A and b are up-sampled
+        in one call: at full resolution this is the memory-bound part of the filter.
+        """
+        up = F.interpolate(
+            coefficients, size=image.shape[-2:], mode="bilinear", align_corners=False
+        )
+        guide = torch.cat([image, image.mean(1, keepdim=True)], dim=1)
+        out = (up[:, :4] * guide + up[:, 4:]).clamp(0.0, 1.0)
+        return out[:, :3], out[:, 3:]
+
     def forward(
         self,
         image: Tensor,
@@ -63,12 +87,4 @@ class DeepGuidedFilter(nn.Module):
 
         Returns fgr (N,3,H,W) and pha (N,1,H,W), clamped to [0, 1].
         """
-        guide_lr = torch.cat([image_lr, image_lr.mean(1, keepdim=True)], dim=1)
-        target_lr = torch.cat([fgr_lr, pha_lr], dim=1)
-        a, b = guided_filter_coefficients(guide_lr, target_lr, hidden_lr, self.mix)
-        size = image.shape[-2:]
-        a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-        b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-        guide = torch.cat([image, image.mean(1, keepdim=True)], dim=1)
-        out = (a * guide + b).clamp(0.0, 1.0)
-        return out[:, :3], out[:, 3:]
+        return self.apply(image, self.coefficients(image_lr, fgr_lr, pha_lr, hidden_lr))

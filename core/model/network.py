@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -152,13 +153,30 @@ class MattingNetwork(nn.Module):
         """One encoded frame against its memory → fgr (N,3,H,W), pha (N,1,H,W) at the size of
         ``image`` (full resolution): read memory, decode, crop the padding, and refine with the
         Deep Guided Filter when ``image_lr`` (the unpadded network input) is smaller."""
+        refine = tuple(image_lr.shape[-2:]) != tuple(image.shape[-2:])
+        out = self.matte_low(encoding, memory_keys, memory_values, image_lr, refine)
+        if refine:
+            return self.refiner.apply(image, out)
+        return out[:, :3], out[:, 3:]
+
+    def matte_low(
+        self,
+        encoding: Encoding,
+        memory_keys: Tensor,
+        memory_values: Tensor,
+        image_lr: Tensor,
+        refine: bool,
+    ) -> Tensor:
+        """``matte`` up to the full-resolution work: fgr and alpha (N, 4, h, w) at the
+        network's resolution, or with ``refine`` the Deep Guided Filter's coefficients
+        (N, 8, h, w) for ``self.refiner.apply``."""
         h, w = image_lr.shape[-2:]
         reconstructed = self.read_memory(encoding.key, encoding.value, memory_keys, memory_values)
         fgr, pha, hidden = self.decode(encoding, reconstructed)
         fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
-        if (h, w) != tuple(image.shape[-2:]):
-            fgr, pha = self.refine(image, image_lr, fgr, pha, hidden)
-        return fgr, pha
+        if refine:
+            return self.refiner.coefficients(image_lr, fgr, pha, hidden)
+        return torch.cat([fgr, pha], dim=1)
 
     def step(
         self,
