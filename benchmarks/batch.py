@@ -10,6 +10,12 @@ Writes a scene-linear half-float EXR sequence (not timed), then measures
 The run overlaps I/O with inference (prefetch and write-behind threads), so on a machine with
 cores to spare the run's wall time approaches the inference time; the report also gives how
 long inference waited for a read or a write slot, and the CPU time the I/O adds per frame.
+
+Before that, each I/O stage of the processor runs alone on the plates (one thread, a smooth
+synthetic matte standing in for the network's output) and its CPU time per frame is reported:
+read, sanitise, to_network (OCIO colour to sRGB), to_plate (the foreground back), premultiply
+(channels, premultiplication and half conversion), write (header and atomic EXR write).
+``--stages-only`` stops there (no network, a few seconds).
 """
 
 from __future__ import annotations
@@ -48,6 +54,60 @@ def write_plates(folder: Path, count: int, height: int, width: int) -> list[Path
     return paths
 
 
+STAGES = ("read", "sanitise", "to_network", "to_plate", "premultiply", "write")
+
+
+def stage_costs(paths: list[Path], compression: str, repeats: int = 3) -> dict[str, float]:
+    """CPU milliseconds per frame of each I/O stage of the processor, run alone over
+    ``paths`` (the best of ``repeats`` passes, to resist other load). Process CPU time, as
+    OpenImageIO and OpenEXR decode and encode on their own threads; nothing else runs yet."""
+    from hosts.exr import colour
+    from hosts.exr.io import (
+        OutputFormat,
+        matte_pixels,
+        output_spec,
+        read_header,
+        read_plate,
+        write_atomic,
+    )
+
+    fmt = OutputFormat(compression=compression)
+    header = read_header(paths[0])
+    alpha = matte(header.height, header.width)
+    best = dict.fromkeys(STAGES, float("inf"))
+    with tempfile.TemporaryDirectory(prefix="memmatte-stages-") as tmp:
+        for _ in range(repeats):
+            spent = np.zeros(len(STAGES))
+            for path in paths:
+                marks = [time.process_time()]
+                plate = read_plate(path, rgb_only=True)
+                marks.append(time.process_time())
+                rgb, _ = colour.sanitise(plate.rgb())
+                marks.append(time.process_time())
+                conversion = colour.conversion(colour.default_space(plate.spec))
+                srgb = conversion.to_network(rgb)
+                marks.append(time.process_time())
+                fg = conversion.to_plate(srgb)
+                marks.append(time.process_time())
+                names, pixels = matte_pixels(plate.spec, None, alpha, fg, fmt)
+                marks.append(time.process_time())
+                spec = output_spec(plate.spec, names, fmt, conversion.plate_space, {})
+                write_atomic(Path(tmp) / path.name, spec, pixels)
+                marks.append(time.process_time())
+                spent += np.diff(marks)
+            for stage, seconds in zip(STAGES, spent, strict=True):
+                best[stage] = min(best[stage], 1000 * seconds / len(paths))
+    return best
+
+
+def matte(height: int, width: int) -> np.ndarray:
+    """(H, W) float32: a soft-edged ellipse over a third of the frame, as a matte of a person
+    would be (mostly 0 and 1, a soft edge)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = np.hypot((xx / width - 0.5) / 0.22, (yy / height - 0.65) / 0.55)
+    return np.clip((1.0 - r) * 20.0, 0.0, 1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=24)
@@ -59,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--io-threads", type=int, default=0)
     parser.add_argument("--compression", default="zip")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--stages-only", action="store_true", help="only the CPU time of each I/O stage"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -73,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    net, source = network(args.weights)
-    model = Model(net, "benchmark")
-    ratio = auto_downsample_ratio(height, width, net.auto_long_side)
     with tempfile.TemporaryDirectory(prefix="memmatte-bench-") as tmp:
         folder = Path(tmp)
         paths = write_plates(folder, args.frames, height, width)
+        stages = stage_costs(paths, args.compression)
+        if args.stages_only:
+            return _report_stages(args, width, height, stages)
+        net, source = network(args.weights)
+        model = Model(net, "benchmark")
+        ratio = auto_downsample_ratio(height, width, net.auto_long_side)
         to_srgb = conversion("lin_rec709")
         decoded = [to_srgb.to_network(read_plate(p).rgb()) for p in paths]
 
@@ -132,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         # CPU-seconds per frame that reading, colour and writing add to inference: the
         # I/O threads hide behind inference when the machine has this much spare CPU time.
         "io_cpu_s_per_frame": round((run_cpu - inference_cpu) / args.frames, 3),
+        "stage_cpu_ms_per_frame": {k: round(v, 1) for k, v in stages.items()},
     }
     if args.json:
         print(json.dumps(figures))
@@ -143,7 +210,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  inference waited {report.read_wait:.2f} s on reads, "
               f"{report.write_wait:.2f} s on writes")  # fmt: skip
         print(f"  I/O work        {figures['io_cpu_s_per_frame']:.3f} CPU-s per frame")
+        _print_stages(stages)
     return 0
+
+
+def _report_stages(
+    args: argparse.Namespace, width: int, height: int, stages: dict[str, float]
+) -> int:
+    if args.json:
+        figures = {"frames": args.frames, "size": f"{width}x{height}"}
+        figures["stage_cpu_ms_per_frame"] = {k: round(v, 1) for k, v in stages.items()}
+        print(json.dumps(figures))
+    else:
+        print(f"{args.frames} frames {width}x{height} half EXR, {args.compression} output")
+        _print_stages(stages)
+    return 0
+
+
+def _print_stages(stages: dict[str, float]) -> None:
+    print("  I/O stages, CPU ms per frame (each stage alone):")
+    for stage, ms in stages.items():
+        print(f"    {stage:12s} {ms:6.1f}")
+    print(f"    {'total':12s} {sum(stages.values()):6.1f}")
 
 
 if __name__ == "__main__":

@@ -38,13 +38,16 @@ _TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.exr$")
 class Plate:
     """One frame as read: the data window of subimage 0.
 
-    pixels: (H, W, C) float32, every channel of the file in its stored order and values
-    (integer formats scaled to [0, 1]). spec: the file's header.
+    pixels: (H, W, C) channels ``first_channel`` to ``first_channel + C - 1`` of the file
+    (every channel unless read with ``rgb_only``), in their stored order and values: float16
+    when all of them are half in the file, else float32 (integer formats scaled to [0, 1]).
+    spec: the file's header.
     """
 
     path: Path
     spec: oiio.ImageSpec
     pixels: np.ndarray
+    first_channel: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -52,11 +55,12 @@ class Plate:
         return self.spec.width, self.spec.height
 
     def rgb(self) -> np.ndarray:
-        """(H, W, 3) float32: the R, G, B channels (a grey channel repeated)."""
-        channels = rgb_channels(self.spec)
-        if channels == (0, 1, 2) and self.spec.nchannels == 3:
-            return self.pixels
-        return np.ascontiguousarray(self.pixels[..., list(channels)])
+        """(H, W, 3) float16 or float32: the R, G, B channels (a grey channel repeated); a
+        view of ``pixels`` when they are adjacent and in order."""
+        r, g, b = (c - self.first_channel for c in rgb_channels(self.spec))
+        if (g, b) == (r + 1, r + 2):
+            return self.pixels[..., r : r + 3]
+        return np.ascontiguousarray(self.pixels[..., [r, g, b]])
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,10 @@ def read_header(path: Path) -> oiio.ImageSpec:
         inp.close()
 
 
-def read_plate(path: Path) -> Plate:
-    """Reads every channel of subimage 0 as float32; ``BadInputError`` naming the file when
-    it is missing, truncated or corrupt."""
+def read_plate(path: Path, rgb_only: bool = False) -> Plate:
+    """Reads subimage 0: every channel, or with ``rgb_only`` the fewest adjacent channels
+    that hold R, G and B. ``BadInputError`` naming the file when it is missing, truncated or
+    corrupt."""
     if not path.is_file():
         raise BadInputError(f"{path}: missing frame")
     inp = oiio.ImageInput.open(str(path))
@@ -110,13 +115,19 @@ def read_plate(path: Path) -> Plate:
         spec = oiio.ImageSpec(inp.spec())
         if spec.depth > 1:
             raise BadInputError(f"{path}: volume images are not supported")
-        pixels = inp.read_image(0, 0, 0, spec.nchannels, oiio.FLOAT)
+        first, stop = 0, spec.nchannels
+        if rgb_only:
+            channels = rgb_channels(spec)
+            first, stop = min(channels), max(channels) + 1
+        # Half stays half: no conversion while reading, and the colour tables index it.
+        half = all(_channel_type(spec, c) == oiio.BASETYPE.HALF for c in range(first, stop))
+        pixels = inp.read_image(0, 0, first, stop, oiio.HALF if half else oiio.FLOAT)
         if pixels is None:
             raise BadInputError(f"{path}: truncated or corrupt ({_clean(inp.geterror())})")
     finally:
         inp.close()
-    pixels = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, -1)
-    return Plate(path, spec, pixels)
+    pixels = np.asarray(pixels).reshape(spec.height, spec.width, stop - first)
+    return Plate(path, spec, pixels, first)
 
 
 def matte_pixels(
@@ -264,6 +275,11 @@ def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
 
 
 # -- internals ---------------------------------------------------------------------------
+
+
+def _channel_type(spec: oiio.ImageSpec, channel: int) -> oiio.BASETYPE:
+    formats = spec.channelformats
+    return (formats[channel] if formats else spec.format).basetype
 
 
 def _plate_formats(plate: oiio.ImageSpec) -> list[oiio.TypeDesc]:

@@ -481,7 +481,8 @@ def _load(
     emit: _Emitter,
 ) -> _Loaded:
     frame = shot.frames[index]
-    plate = read_plate(shot.path(frame))
+    keep_plate = options.format.layout == "layers"
+    plate = read_plate(shot.path(frame), rgb_only=not keep_plate)
     if plate.size != size:
         raise BadInputError(
             f"{plate.path}: {plate.size[0]}x{plate.size[1]} pixels, but the shot's frames "
@@ -503,7 +504,7 @@ def _load(
         )
     space = options.colorspace or colour.default_space(plate.spec)
     conversion = colour.conversion(space)
-    keep = plate.pixels if options.format.layout == "layers" else None
+    keep = plate.pixels if keep_plate else None
     return _Loaded(frame, plate.spec, keep, conversion.to_network(rgb), conversion)
 
 

@@ -57,3 +57,15 @@ def test_sanitise_replaces_and_counts_nan_inf_and_negative_values():
     fine = np.ones((2, 2, 3), np.float32)
     same, none = colour.sanitise(fine)
     assert same is fine and none.total == 0
+
+
+def test_half_pixels_are_sanitised_like_float_ones_without_leaving_half():
+    x = np.array([[[np.nan, np.inf, -np.inf], [-0.5, 0.2, np.nan], [-0.0, 7.0, 65504.0]]])
+    clean, counts = colour.sanitise(x.astype(np.float16))
+    reference, expected = colour.sanitise(x.astype(np.float16).astype(np.float32))
+    assert clean.dtype == np.float16
+    assert counts == expected == colour.SanitiseCounts(nan=2, inf=2, negative=1)
+    assert np.array_equal(clean.astype(np.float32), reference)
+    fine = np.ones((2, 2, 3), np.float16)
+    same, none = colour.sanitise(fine)
+    assert same is fine and none.total == 0
