@@ -12,7 +12,8 @@ Modes:
   fp32      eager MattingSession, float32, one frame per backbone call
   bf16      eager MattingSession, bfloat16 autocast (AVX-512 bf16 on this CPU)
   batched   bf16, four frames per backbone call (time-batched)
-  compiled  bf16, torch.compile of the per-frame graphs (compile time reported separately)
+  compiled  bf16, MattingSession(compile=True): inductor graphs with frozen weights
+            (compile time reported separately as warm-up)
   onnx      onnxruntime on the exported stateless graph (it encodes t-2, t-1, t every call)
 """
 
