@@ -10,9 +10,9 @@ plate in the plate's own space; it is therefore bounded by the sRGB range (scene
 
 A conversion that applies one curve to each channel (scene-linear Rec.709 ↔ sRGB in the
 built-in config) runs as lookup tables sampled from OCIO (``hosts.exr.curves``): exact for
-half-float pixels, within 5e-5 relative for float32 pixels, for a fifth to a tenth of the
-CPU time. Any other conversion (one with a matrix, such as ACEScg ↔ sRGB) runs through OCIO
-per pixel.
+half-float pixels, within 5e-5 relative for float32 pixels, for an eighth to a twentieth of
+the CPU time. Any other conversion (one with a matrix, such as ACEScg ↔ sRGB) runs through
+OCIO per pixel.
 """
 
 from __future__ import annotations

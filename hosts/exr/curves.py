@@ -3,7 +3,7 @@
 Most conversions between plates and the network's sRGB (scene-linear Rec.709 ↔ sRGB, gamma
 spaces) apply one 1D function to R, G and B. Such a conversion is sampled once, by running the
 conversion itself (OCIO stays the reference), and then applied with numpy gathers: on a
-1080p frame about 11 CPU-ms for half pixels and 26 for float32 ones, where OCIO's per-pixel
+1080p frame about 5 CPU-ms for half pixels and 15 for float32 ones, where OCIO's per-pixel
 processing takes 120-130:
 
 - float16 pixels index a table of the conversion's output for all 65536 half bit patterns:
@@ -21,7 +21,7 @@ curve too steep for the knots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +38,7 @@ _FRACTION_BITS = 13  # float32 mantissa bits below the knots: 23 - 10
 _LAST_BITS = int(np.float32(HALF_MAX).view(np.uint32))
 _KNOTS = (int(np.float32(65536.0).view(np.uint32)) >> _FRACTION_BITS) + 1
 _PROBE_SHAPE = (64, 512, 3)
+_SLAB = 1 << 17  # elements converted at a time
 
 Convert = Callable[[np.ndarray], np.ndarray]
 """(H, W, 3) float32 → (H, W, 3) float32, the same function on every pixel."""
@@ -57,10 +58,14 @@ class Curves:
     slopes: np.ndarray
 
     def apply(self, rgb: np.ndarray) -> np.ndarray | None:
-        """(..., C) float16 or float32 → a new float32 array of the conversion's output, or
+        """(N, ...) float16 or float32 → a new float32 array of the conversion's output, or
         None where the tables do not apply (float32 outside [0, 65504] or NaN, other types)."""
         if rgb.dtype == np.float16:
-            return self.half[rgb.view(np.uint16)]
+            bits = rgb.view(np.uint16)
+            out = np.empty(rgb.shape, np.float32)
+            for rows in _slabs(rgb):
+                np.take(self.half, bits[rows], out=out[rows], mode="wrap")
+            return out
         if rgb.dtype != np.float32 or rgb.size == 0:
             return None
         bits = rgb.view(np.uint32)
@@ -71,14 +76,32 @@ class Curves:
         return None
 
     def _interpolate(self, bits: np.ndarray) -> np.ndarray:
-        # numpy gathers with intp indices; any other index type costs a conversion pass.
-        index = np.empty(bits.shape, np.intp)
-        np.right_shift(bits, np.uint32(_FRACTION_BITS), out=index, casting="unsafe")
         out = np.empty(bits.shape, np.float32)
-        np.bitwise_and(bits, np.uint32((1 << _FRACTION_BITS) - 1), out=out, casting="unsafe")
-        out *= self.slopes[index]
-        out += self.knots[index]
+        slab = (min(bits.shape[0], _slab_rows(bits)), *bits.shape[1:])
+        index, step = np.empty(slab, np.intp), np.empty(slab, np.float32)
+        for rows in _slabs(bits):
+            b, o = bits[rows], out[rows]
+            i, g = index[: len(b)], step[: len(b)]
+            np.right_shift(b, np.uint32(_FRACTION_BITS), out=i, casting="unsafe")
+            np.bitwise_and(b, np.uint32((1 << _FRACTION_BITS) - 1), out=o, casting="unsafe")
+            np.take(self.slopes, i, out=g, mode="wrap")
+            o *= g
+            np.take(self.knots, i, out=g, mode="wrap")
+            o += g
         return out
+
+
+def _slab_rows(array: np.ndarray) -> int:
+    return max(1, _SLAB * array.shape[0] // max(array.size, 1))
+
+
+def _slabs(array: np.ndarray) -> Iterator[slice]:
+    """Slices of about ``_SLAB`` elements along the first axis: the temporaries of a slab stay
+    in the CPU cache, which halves the time of a whole 1080p frame at once. (Indices are in
+    range, so ``take``'s cheapest mode, "wrap", never wraps.)"""
+    step = _slab_rows(array)
+    for start in range(0, array.shape[0], step):
+        yield slice(start, start + step)
 
 
 def fit(convert: Convert, seed: int = 0) -> Curves | None:
