@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
-    parser.add_argument("--io-threads", type=int, default=0)
+    parser.add_argument("--io-threads", type=int, default=0, help="0: automatic")
     parser.add_argument("--compression", default="zip")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             precision=args.precision,
             downsample_ratio=ratio,
             compression=args.compression,
+            io_threads=args.io_threads,
         )
         run = time.perf_counter() - started
         run_cpu = time.process_time() - cpu

@@ -200,13 +200,15 @@ def process_shot(
     downsample_ratio: float | str = "auto",
     device: str = "auto",
     precision: str = "auto",
+    io_threads: int = 0,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> ShotReport:
     """Mattes one shot; the API the Blender and Nuke adapters use.
 
     input_pattern: a sequence pattern, file or glob that names exactly one shot (or a
-    ``Shot``). Returns a ``ShotReport``; raises ``BatchError`` subclasses (``UsageError``,
+    ``Shot``). io_threads: reader and writer threads each (0: half the cores, 2 to 8).
+    Returns a ``ShotReport``; raises ``BatchError`` subclasses (``UsageError``,
     ``BadInputError``, ``OutputError``, ``Cancelled``) with a message naming the file.
     Setting ``cancel`` stops after the frame in flight; finished outputs stay, nothing
     partial is left, and a rerun with ``resume=True`` completes the shot.
@@ -220,6 +222,7 @@ def process_shot(
         downsample_ratio=downsample_ratio,
         device=device,
         precision=precision,
+        io_threads=io_threads,
     )
     options.check()
     if isinstance(input_pattern, Shot):
