@@ -22,6 +22,7 @@ Every step skips work that is already done, so the command can be rerun after a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -38,28 +39,26 @@ class Plan:
     """Step counts and sizes of the miniature schedule."""
 
     procedural_clips: int = 320
-    rendered_clips: int = 24
+    rendered_clips: int = 48
+    room_plates: int = 120
     clip_frames: int = 12
     size: tuple[int, int] = (144, 256)
     stage1_steps: int = 300
     stage2_steps: int = 450
     stage3_steps: int = 100
     finetune_steps: int = 800
+    rooms_steps: int = 2000
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
     def scaled(self, factor: float) -> Plan:
-        return Plan(
-            self.procedural_clips,
-            self.rendered_clips,
-            self.clip_frames,
-            self.size,
-            max(20, int(self.stage1_steps * factor)),
-            max(20, int(self.stage2_steps * factor)),
-            max(10, int(self.stage3_steps * factor)),
-            max(10, int(self.finetune_steps * factor)),
-            self.lr_backbone,
-            self.lr_rest,
+        return dataclasses.replace(
+            self,
+            stage1_steps=max(20, int(self.stage1_steps * factor)),
+            stage2_steps=max(20, int(self.stage2_steps * factor)),
+            stage3_steps=max(10, int(self.stage3_steps * factor)),
+            finetune_steps=max(10, int(self.finetune_steps * factor)),
+            rooms_steps=max(10, int(self.rooms_steps * factor)),
         )
 
 
@@ -122,6 +121,10 @@ def make_data(work: Path, plan: Plan) -> Path:
                     f"{h}x{w}",
                     "--seed",
                     "200000",
+                    "--valid-fraction",
+                    "0",
+                    "--backgrounds",
+                    str(plan.room_plates),
                 ]
             )
         )
@@ -144,7 +147,33 @@ def make_data(work: Path, plan: Plan) -> Path:
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.exists():
                 link.symlink_to(clip.resolve())
+    _balanced(work, combined)
     return combined
+
+
+def _balanced(work: Path, combined: Path) -> Path:
+    """``work/balanced``: every rendered clip and as many procedural ones (evenly spaced),
+    with the combined background videos and the rendered room plates as still backgrounds.
+    The last stage trains on it, so half of what it sees is the rendered kind."""
+    balanced = work / "balanced" / "VideoMatte240K"
+    fgr = sorted((combined / "train" / "fgr").glob("*"))
+    rendered = [c.name for c in fgr if c.name.startswith("blend_")]
+    procedural = [c.name for c in fgr if c.name.startswith("proc_")]
+    step = max(1, len(procedural) // max(1, len(rendered)))
+    for name in rendered + procedural[::step][: len(rendered)]:
+        for kind in ("fgr", "pha"):
+            link = balanced / "train" / kind / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to((combined / "train" / kind / name).resolve())
+    for name, target in (
+        ("VideoMatte240K_bg", combined.parent / "VideoMatte240K_bg"),
+        ("rooms", work / "rendered" / "VideoMatte240K_bg" / "images"),
+    ):
+        link = balanced.parent / name
+        if target.is_dir() and not link.exists():
+            link.symlink_to(target.resolve())
+    return balanced
 
 
 def _train_cmd(
@@ -251,7 +280,16 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
             "data.augment=false", "schedule.stage='synthetic-finetune'")  # fmt: skip
     _stage(runs, data, plan, "stage4", "training/configs/synthetic_stage2.toml",
            plan.finetune_steps, {n: (*low(n), *tune) for n in VARIANTS}, final("stage3"))  # fmt: skip
-    return final("stage4")
+    # Rooms: half rendered people, half procedural, over rendered room plates (still) or
+    # the procedural background videos, still without augmentation. Stage 4 never showed
+    # the network a room, and the rendered test set is people in rooms.
+    balanced = work / "balanced" / "VideoMatte240K"
+    rooms = (*tune, "data.backgrounds=['images', 'videos']",
+             f"data.roots.background_images={balanced.parent / 'rooms'}",
+             "schedule.stage='synthetic-rooms'")  # fmt: skip
+    _stage(runs, balanced, plan, "stage5", "training/configs/synthetic_stage2.toml",
+           plan.rooms_steps, {n: (*low(n), *rooms) for n in VARIANTS}, final("stage4"))  # fmt: skip
+    return final("stage5")
 
 
 def bundle(final: Path, asset: Path = ASSET) -> Path:
@@ -284,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply the step counts (e.g. 0.1 for a smoke run)",
     )
     parser.add_argument("--rendered-clips", type=int, default=Plan.rendered_clips)
+    parser.add_argument("--room-plates", type=int, default=Plan.room_plates)
     parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the asset")
     args = parser.parse_args(argv)
-    plan = Plan(rendered_clips=args.rendered_clips).scaled(args.scale)
+    plan = Plan(rendered_clips=args.rendered_clips, room_plates=args.room_plates)
+    plan = plan.scaled(args.scale)
     start = time.time()
     data = make_data(args.work, plan)
     finals = train(args.work, data, plan)

@@ -1,7 +1,7 @@
 """The quality report of the bundled default weights: ``docs/quality.md``.
 
     python -m training.report                       # test sets, metrics, pictures
-    python -m training.report --ablated data/default/runs/ablated-stage3/final.safetensors
+    python -m training.report --ablated data/default/runs/ablated-stage5/final.safetensors
 
 Builds held-out synthetic test sets (seeds never used in training) of both kinds, in the
 evaluation layout ``<clip>/{com,pha,fgr}/<frame>.png``, and scores at 512×288:
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument(
-        "--ablated", type=Path, default=ROOT / "data/default/runs/ablated-stage4/final.safetensors"
+        "--ablated", type=Path, default=ROOT / "data/default/runs/ablated-stage5/final.safetensors"
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "report")
     parser.add_argument("--clips", type=int, default=4)
