@@ -1,5 +1,6 @@
 """The processor on real EXR (and other) files: pixels, channels, metadata, chunks, resume."""
 
+import functools
 import json
 import threading
 from pathlib import Path
@@ -140,6 +141,19 @@ def test_chunks_write_bit_identical_files_to_a_whole_shot_run(tmp_path, weights)
             io_threads=1,  # and the number of I/O threads changes nothing either
         )
     for frame in range(1001, 1013):
+        whole = (tmp_path / f"whole/m.{frame}.exr").read_bytes()
+        assert (tmp_path / f"chunks/m.{frame}.exr").read_bytes() == whole, frame
+
+
+@pytest.mark.slow
+def test_compiled_chunks_equal_a_compiled_whole_shot_run(tmp_path, weights):
+    write_shot(tmp_path / "in", 6)
+    plates = str(tmp_path / "in/plate.####.exr")
+    run = functools.partial(process_shot, plates, weights=weights, device="cpu", compile=True)
+    run(str(tmp_path / "whole/m.####.exr"), downsample_ratio=0.5)
+    for chunk in ("1001-1003", "1004-1006"):
+        run(str(tmp_path / "chunks/m.####.exr"), frames=chunk, downsample_ratio=0.5)
+    for frame in range(1001, 1007):
         whole = (tmp_path / f"whole/m.{frame}.exr").read_bytes()
         assert (tmp_path / f"chunks/m.{frame}.exr").read_bytes() == whole, frame
 
