@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also render a 1920x1080 test clip (minutes per frame on a CPU)",
     )
-    parser.add_argument("--rendered-clips", type=int, default=2)
+    parser.add_argument("--rendered-clips", type=int, default=4)
     parser.add_argument("--rendered-frames", type=int, default=8)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
