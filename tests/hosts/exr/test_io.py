@@ -1,10 +1,11 @@
-"""Reading plates: half stays half, and only the channels needed are read."""
+"""Reading plates: half stays half, and only the channels needed are read. Output pixels:
+channel layouts and the half conversion."""
 
 import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from hosts.exr.io import Plate, read_plate
+from hosts.exr.io import OutputFormat, Plate, matte_pixels, read_plate
 from tests.hosts.exr.images import write_image
 
 
@@ -38,3 +39,24 @@ def test_rgb_of_reordered_and_grey_plates(tmp_path):
     rgb = read_plate(grey, rgb_only=True).rgb()
     assert rgb.shape == (4, 4, 3)
     assert np.array_equal(rgb, np.repeat(pixels[..., :1].astype(np.float16), 3, axis=2))
+
+
+@pytest.mark.parametrize("premultiplied", [True, False])
+def test_half_outputs_round_like_numpy_down_to_subnormals(premultiplied):
+    """A soft matte's faint tails are subnormal halves: the conversion must round them (and
+    everything else) to nearest even, exactly as numpy's reference cast does."""
+    rng = np.random.default_rng(3)
+    alpha = (rng.random((16, 24), np.float32) ** 12).astype(np.float32)  # down to ~1e-20
+    alpha[0, :4] = [0.0, 1.0, 6.1e-5, 5.96e-8]
+    foreground = rng.random((16, 24, 3), np.float32)
+    spec = oiio.ImageSpec(24, 16, 3, "half")
+    fmt = OutputFormat(premultiplied=premultiplied)
+    names, pixels = matte_pixels(spec, None, alpha, foreground, fmt)
+    assert names == ["R", "G", "B", "A"]
+    assert pixels.dtype == np.float16 and pixels.shape == (16, 24, 4)
+    rgb = foreground * alpha[..., None] if premultiplied else foreground
+    assert np.array_equal(pixels[..., :3].view(np.uint16), rgb.astype(np.float16).view(np.uint16))
+    assert np.array_equal(pixels[..., 3].view(np.uint16), alpha.astype(np.float16).view(np.uint16))
+    names, only = matte_pixels(spec, None, alpha, None, OutputFormat(layout="alpha"))
+    assert names == ["A"] and only.shape == (16, 24, 1)
+    assert np.array_equal(only[..., 0], pixels[..., 3])
