@@ -1,7 +1,8 @@
 """Regenerates the synthetic data and retrains the bundled default weights from scratch.
 
-    python -m training.default_weights                      # everything, resumable
-    python -m training.default_weights --minutes 60         # scale the step counts to a budget
+    python -m training.default_weights              # the shipped recipe, resumable
+    python -m training.default_weights --scale 0.1  # a smoke run of the same schedule
+    python -m training.default_weights --rooms      # plus stage 5 over rendered rooms
 
 The paper's three stages in miniature, sized for a 2-core CPU (docs/weights.md has the
 figures of the run that produced the shipped checkpoint):
@@ -13,7 +14,10 @@ figures of the run that produced the shipped checkpoint):
    ``memory`` (the shipped network, T > 1) and ``ablated`` (T = 1: the memory only ever sees
    the frame itself; the quality report's ablation), then a fine-tune of both without
    augmentation;
-4. the ``memory`` variant's final weights, cast to fp16, are written to
+4. with ``--rooms`` (not part of the shipped run: docs/weights.md), 48 rendered clips and 120
+   rendered room plates, and a fifth stage for both variants on a half-rendered mix over
+   the room plates;
+5. the ``memory`` variant's final weights, cast to fp16, are written to
    ``core/assets/memmatte_default.safetensors``.
 
 Every step skips work that is already done, so the command can be rerun after a stop.
@@ -39,26 +43,29 @@ class Plan:
     """Step counts and sizes of the miniature schedule."""
 
     procedural_clips: int = 320
-    rendered_clips: int = 48
-    room_plates: int = 120
+    rendered_clips: int = 24
+    room_plates: int = 0
     clip_frames: int = 12
     size: tuple[int, int] = (144, 256)
     stage1_steps: int = 300
     stage2_steps: int = 450
     stage3_steps: int = 100
     finetune_steps: int = 800
-    rooms_steps: int = 2000
+    rooms_steps: int = 0  # stage 5, only with --rooms
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
     def scaled(self, factor: float) -> Plan:
+        def steps(count: int, least: int) -> int:
+            return max(least, int(count * factor)) if count else 0
+
         return dataclasses.replace(
             self,
-            stage1_steps=max(20, int(self.stage1_steps * factor)),
-            stage2_steps=max(20, int(self.stage2_steps * factor)),
-            stage3_steps=max(10, int(self.stage3_steps * factor)),
-            finetune_steps=max(10, int(self.finetune_steps * factor)),
-            rooms_steps=max(10, int(self.rooms_steps * factor)),
+            stage1_steps=steps(self.stage1_steps, 20),
+            stage2_steps=steps(self.stage2_steps, 20),
+            stage3_steps=steps(self.stage3_steps, 10),
+            finetune_steps=steps(self.finetune_steps, 10),
+            rooms_steps=steps(self.rooms_steps, 10),
         )
 
 
@@ -280,6 +287,8 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
             "data.augment=false", "schedule.stage='synthetic-finetune'")  # fmt: skip
     _stage(runs, data, plan, "stage4", "training/configs/synthetic_stage2.toml",
            plan.finetune_steps, {n: (*low(n), *tune) for n in VARIANTS}, final("stage3"))  # fmt: skip
+    if not plan.rooms_steps:
+        return final("stage4")
     # Rooms: half rendered people, half procedural, over rendered room plates (still) or
     # the procedural background videos, still without augmentation. Stage 4 never showed
     # the network a room, and the rendered test set is people in rooms.
@@ -321,11 +330,20 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiply the step counts (e.g. 0.1 for a smoke run)",
     )
-    parser.add_argument("--rendered-clips", type=int, default=Plan.rendered_clips)
-    parser.add_argument("--room-plates", type=int, default=Plan.room_plates)
+    parser.add_argument(
+        "--rooms",
+        action="store_true",
+        help="stage 5 over rendered room plates (48 rendered clips, 120 plates, 2000 steps)",
+    )
+    parser.add_argument("--rendered-clips", type=int, help="default: 24, 48 with --rooms")
+    parser.add_argument("--room-plates", type=int, help="default: 0, 120 with --rooms")
     parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the asset")
     args = parser.parse_args(argv)
-    plan = Plan(rendered_clips=args.rendered_clips, room_plates=args.room_plates)
+    plan = Plan(rooms_steps=2000, rendered_clips=48, room_plates=120) if args.rooms else Plan()
+    if args.rendered_clips is not None:
+        plan = dataclasses.replace(plan, rendered_clips=args.rendered_clips)
+    if args.room_plates is not None:
+        plan = dataclasses.replace(plan, room_plates=args.room_plates)
     plan = plan.scaled(args.scale)
     start = time.time()
     data = make_data(args.work, plan)

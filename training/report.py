@@ -1,7 +1,7 @@
 """The quality report of the bundled default weights: ``docs/quality.md``.
 
     python -m training.report                       # test sets, metrics, pictures
-    python -m training.report --ablated data/default/runs/ablated-stage5/final.safetensors
+    python -m training.report --ablated data/default/runs/ablated-stage5/final.safetensors  # --rooms run
 
 Builds held-out synthetic test sets (seeds never used in training) of both kinds, in the
 evaluation layout ``<clip>/{com,pha,fgr}/<frame>.png``, and scores at 512×288:
@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument(
-        "--ablated", type=Path, default=ROOT / "data/default/runs/ablated-stage5/final.safetensors"
+        "--ablated",
+        type=Path,
+        default=ROOT / "data/default/runs/ablated-stage4/final.safetensors",
+        help="the memory-ablated variant (with default_weights --rooms: ablated-stage5)",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "report")
     parser.add_argument("--clips", type=int, default=4)
@@ -241,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also render a 1920x1080 test clip (minutes per frame on a CPU)",
     )
-    parser.add_argument("--rendered-clips", type=int, default=4)
+    parser.add_argument("--rendered-clips", type=int, default=2)
     parser.add_argument("--rendered-frames", type=int, default=8)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)

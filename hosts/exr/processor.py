@@ -16,6 +16,7 @@ with the session's memory pre-roll of the two real frames before it, so a chunk
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -561,7 +562,9 @@ class _Prefetch(Sequence):
         self._load = load
         self._depth = depth
         self._cancel = cancel
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="memmatte-read")
+        self._pool = ThreadPoolExecutor(
+            threads, thread_name_prefix="memmatte-read", initializer=_behind_inference
+        )
         self._pending: deque[tuple[int, Future[_Loaded]]] = deque()
         self._served: dict[int, _Loaded] = {}
         self.wait_seconds = 0.0
@@ -602,11 +605,25 @@ class _Prefetch(Sequence):
             self._pending.append((index, self._pool.submit(self._load, index)))
 
 
+IO_NICENESS = 10
+
+
+def _behind_inference() -> None:
+    """Lowers the calling I/O thread's scheduling priority (Linux threads have their own
+    nice value), so that on a machine with few cores the inference thread is not preempted
+    by reads and writes: the I/O then fills the time inference leaves, and waits for it."""
+    if IO_NICENESS and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # not permitted: keep the default priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IO_NICENESS)
+
+
 class _WriteBehind:
     """Runs writes on a thread pool, at most ``limit`` queued; re-raises their errors."""
 
     def __init__(self, threads: int, limit: int) -> None:
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="memmatte-write")
+        self._pool = ThreadPoolExecutor(
+            threads, thread_name_prefix="memmatte-write", initializer=_behind_inference
+        )
         self._pending: deque[Future[None]] = deque()
         self._limit = limit
         self.wait_seconds = 0.0
