@@ -106,17 +106,13 @@ def stage_costs(
     return best
 
 
-def network_matte(paths: list[Path], net: object) -> tuple[np.ndarray, np.ndarray]:
-    """The network's alpha and foreground for the third plate. The stages' costs depend on
-    the values (a soft matte's faint tails are subnormal halves, and compress worse than
-    zeros and ones), so they are measured on a real output."""
+def network_matte(frames: list[np.ndarray], net: object) -> tuple[np.ndarray, np.ndarray]:
+    """The network's alpha and foreground for the third of ``frames`` (sRGB). The stages'
+    costs depend on the values (a soft matte's faint tails are subnormal halves, and
+    compress worse than zeros and ones), so they are measured on a real output."""
     from core import MattingSession
-    from hosts.exr.colour import conversion
-    from hosts.exr.io import read_plate
 
-    to_srgb = conversion("lin_rec709")
-    frames = [to_srgb.to_network(read_plate(p).rgb()) for p in paths[:3]]
-    result = list(MattingSession(frames, weights=net, device="cpu"))[-1]
+    result = list(MattingSession(frames[:3], weights=net, device="cpu"))[-1]
     return result.alpha, result.foreground
 
 
@@ -155,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         paths = write_plates(folder, args.frames, height, width)
         net, source = network(args.weights)
-        stages = stage_costs(paths[:4], args.compression, *network_matte(paths, net))
+        to_srgb = conversion("lin_rec709")
+        decoded = [to_srgb.to_network(read_plate(p).rgb()) for p in paths[:3]]
+        stages = stage_costs(paths[:4], args.compression, *network_matte(decoded, net))
         if args.stages_only:
             return _report_stages(args, width, height, stages)
         model = Model(net, "benchmark")
         ratio = auto_downsample_ratio(height, width, net.auto_long_side)
-        to_srgb = conversion("lin_rec709")
-        decoded = [to_srgb.to_network(read_plate(p).rgb()) for p in paths]
+        decoded += [to_srgb.to_network(read_plate(p).rgb()) for p in paths[3:]]
 
         def session(frames):
             return MattingSession(

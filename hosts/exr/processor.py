@@ -612,7 +612,7 @@ def _behind_inference() -> None:
     """Lowers the calling I/O thread's scheduling priority (Linux threads have their own
     nice value), so that on a machine with few cores the inference thread is not preempted
     by reads and writes: the I/O then fills the time inference leaves, and waits for it."""
-    if IO_NICENESS and hasattr(os, "setpriority"):
+    if hasattr(os, "setpriority"):  # Unix
         with contextlib.suppress(OSError):  # not permitted: keep the default priority
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IO_NICENESS)
 
