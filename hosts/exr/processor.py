@@ -121,7 +121,7 @@ class Event:
     """A progress event. kind: "shot_start" (total = frames to write, path = output
     pattern), "resume" (done = frames already complete), "stale_temp" (path removed),
     "sanitised" (message has the counts), "warning" (message), "frame" (one output
-    written; done/total), "shot_done" (seconds)."""
+    written, in frame order; done/total), "shot_done" (seconds)."""
 
     kind: str
     shot: str
@@ -381,14 +381,14 @@ def run_shot(
     def load(index: int) -> _Loaded:
         return _load(shot, index, size, options, emit)
 
-    def write(loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
+    def write(position: int, loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
         path = outputs.path(loaded.frame)
         fg = None if fmt.layout == "alpha" else loaded.conversion.to_plate(foreground)
         names, pixels = matte_pixels(loaded.spec, loaded.plate, alpha, fg, fmt)
         space = loaded.conversion.plate_space
         meta = {**stamp, "colorspace": space, "source": shot.path(loaded.frame).name}
         write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
-        emit.frame(loaded.frame, len(todo), str(path))
+        emit.frame(position, loaded.frame, len(todo), str(path))
 
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
     try:
@@ -410,7 +410,7 @@ def run_shot(
         for start, stop in runs:
             for result in session.iter_range(start, stop):
                 loaded = source.take(result.index)
-                writer.submit(write, loaded, result.alpha, result.foreground)
+                writer.submit(write, len(written), loaded, result.alpha, result.foreground)
                 written.append(loaded.frame)
                 if cancel.is_set():
                     raise Cancelled(f"{shot.name}: cancelled")
@@ -519,24 +519,32 @@ def _load(
 
 
 class _Emitter:
-    """Thread-safe delivery of events to the progress callback."""
+    """Thread-safe delivery of events to the progress callback.
+
+    Writer threads finish frames in any order; ``frame`` reports them in the order they were
+    submitted (``position`` 0, 1, 2, ...), so "frame" events come in frame order and every
+    frame reported has all the frames before it written too."""
 
     def __init__(self, callback: ProgressCallback | None, shot: str) -> None:
         self._callback = callback
         self._shot = shot
         self._lock = threading.Lock()
         self._done = 0
+        self._finished: dict[int, tuple[int, int, str]] = {}
 
     def __call__(self, event: Event) -> None:
         if self._callback is not None:
             with self._lock:
                 self._callback(event)
 
-    def frame(self, frame: int, total: int, path: str) -> None:
+    def frame(self, position: int, frame: int, total: int, path: str) -> None:
         with self._lock:
-            self._done += 1
-            if self._callback is not None:
-                self._callback(Event("frame", self._shot, frame, self._done, total, path))
+            self._finished[position] = (frame, total, path)
+            while self._done in self._finished:
+                frame, total, path = self._finished.pop(self._done)
+                self._done += 1
+                if self._callback is not None:
+                    self._callback(Event("frame", self._shot, frame, self._done, total, path))
 
 
 class _Prefetch(Sequence):

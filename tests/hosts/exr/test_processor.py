@@ -237,3 +237,34 @@ def test_the_bundled_sample_shot_is_matted(tmp_path, weights):
     spec, px = read_pixels(tmp_path / "m.1024.exr")
     assert px.shape == (180, 320, 4) and spec.getattribute("FramesPerSecond") == (24, 1)
     assert spec.getattribute("smpte:TimeCode") is not None
+
+
+def test_frame_events_come_in_frame_order_when_writes_finish_out_of_order(
+    tmp_path, weights, monkeypatch
+):
+    import hosts.exr.processor as processor
+
+    write_shot(tmp_path / "in", 5)
+    real_write = processor.write_atomic
+    first_started, later_written = threading.Event(), threading.Event()
+
+    def write_atomic(path, spec, pixels):
+        if Path(path).name == "m.1001.exr":  # the first frame's write is the slowest
+            first_started.set()
+            later_written.wait(timeout=30)
+        real_write(path, spec, pixels)
+        if Path(path).name == "m.1002.exr":
+            later_written.set()
+
+    monkeypatch.setattr(processor, "write_atomic", write_atomic)
+    events = []
+    _run(
+        str(tmp_path / "in/plate.####.exr"),
+        str(tmp_path / "out/m.####.exr"),
+        weights,
+        io_threads=3,
+        progress=events.append,
+    )
+    assert first_started.is_set() and later_written.is_set()
+    frames = [(e.frame, e.done) for e in events if e.kind == "frame"]
+    assert frames == [(1001, 1), (1002, 2), (1003, 3), (1004, 4), (1005, 5)]
