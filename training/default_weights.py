@@ -2,7 +2,7 @@
 
     python -m training.default_weights              # the shipped recipe, resumable
     python -m training.default_weights --scale 0.1  # a smoke run of the same schedule
-    python -m training.default_weights --rooms      # plus stage 5 over rendered rooms
+    python -m training.default_weights --no-rooms   # stop after stage 4 (no room plates)
 
 The paper's three stages in miniature, sized for a 2-core CPU (docs/weights.md has the
 figures of the run that produced the shipped checkpoint):
@@ -14,9 +14,8 @@ figures of the run that produced the shipped checkpoint):
    ``memory`` (the shipped network, T > 1) and ``ablated`` (T = 1: the memory only ever sees
    the frame itself; the quality report's ablation), then a fine-tune of both without
    augmentation;
-4. with ``--rooms`` (not part of the shipped run: docs/weights.md), 48 rendered clips and 120
-   rendered room plates, and a fifth stage for both variants on a half-rendered mix over
-   the room plates;
+4. stage 5 ("rooms") for both variants on a half-rendered mix over the 120 rendered room
+   plates (``--no-rooms`` skips it and the plates);
 5. the ``memory`` variant's final weights, cast to fp16, are written to
    ``core/assets/memmatte_default.safetensors``.
 
@@ -43,15 +42,15 @@ class Plan:
     """Step counts and sizes of the miniature schedule."""
 
     procedural_clips: int = 320
-    rendered_clips: int = 24
-    room_plates: int = 0
+    rendered_clips: int = 48
+    room_plates: int = 120
     clip_frames: int = 12
     size: tuple[int, int] = (144, 256)
     stage1_steps: int = 300
     stage2_steps: int = 450
     stage3_steps: int = 100
     finetune_steps: int = 800
-    rooms_steps: int = 0  # stage 5, only with --rooms
+    rooms_steps: int = 1000  # stage 5; 0 skips it
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
@@ -331,15 +330,15 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply the step counts (e.g. 0.1 for a smoke run)",
     )
     parser.add_argument(
-        "--rooms",
+        "--no-rooms",
         action="store_true",
-        help="stage 5 over rendered room plates (48 rendered clips, 120 plates, 2000 steps)",
+        help="the recipe before stage 5: 24 rendered clips, no room plates, stages 1-4",
     )
-    parser.add_argument("--rendered-clips", type=int, help="default: 24, 48 with --rooms")
-    parser.add_argument("--room-plates", type=int, help="default: 0, 120 with --rooms")
+    parser.add_argument("--rendered-clips", type=int, help="default: 48, 24 with --no-rooms")
+    parser.add_argument("--room-plates", type=int, help="default: 120, 0 with --no-rooms")
     parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the asset")
     args = parser.parse_args(argv)
-    plan = Plan(rooms_steps=2000, rendered_clips=48, room_plates=120) if args.rooms else Plan()
+    plan = Plan(rooms_steps=0, rendered_clips=24, room_plates=0) if args.no_rooms else Plan()
     if args.rendered_clips is not None:
         plan = dataclasses.replace(plan, rendered_clips=args.rendered_clips)
     if args.room_plates is not None:

@@ -1,7 +1,7 @@
 """The quality report of the bundled default weights: ``docs/quality.md``.
 
     python -m training.report                       # test sets, metrics, pictures
-    python -m training.report --ablated data/default/runs/ablated-stage5/final.safetensors  # --rooms run
+    python -m training.report --ablated other/ablated.safetensors  # another ablated variant
 
 Builds held-out synthetic test sets (seeds never used in training) of both kinds, in the
 evaluation layout ``<clip>/{com,pha,fgr}/<frame>.png``, and scores at 512×288:
@@ -54,8 +54,8 @@ def build_test_sets(
     frames: int,
     hd_clips: int,
     hd_rendered: bool = False,
-    rendered_clips: int = 2,
-    rendered_frames: int = 8,
+    rendered_clips: int = 4,
+    rendered_frames: int = 12,
 ) -> list[TestSet]:
     """Generates the held-out sets that are missing (rendering resumes where it stopped).
 
@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ablated",
         type=Path,
-        default=ROOT / "data/default/runs/ablated-stage4/final.safetensors",
-        help="the memory-ablated variant (with default_weights --rooms: ablated-stage5)",
+        default=ROOT / "data/default/runs/ablated-stage5/final.safetensors",
+        help="the memory-ablated variant, trained by python -m training.default_weights",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "report")
     parser.add_argument("--clips", type=int, default=4)
@@ -244,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also render a 1920x1080 test clip (minutes per frame on a CPU)",
     )
-    parser.add_argument("--rendered-clips", type=int, default=2)
-    parser.add_argument("--rendered-frames", type=int, default=8)
+    parser.add_argument("--rendered-clips", type=int, default=4)
+    parser.add_argument("--rendered-frames", type=int, default=12)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
 
@@ -336,7 +336,7 @@ true alpha > 0. MediaPipe has no foreground output, so its foreground is the inp
 ## What this says
 
 These weights have never seen a real person: they were trained on this repository's synthetic
-clips for about an hour on a 2-core CPU (docs/weights.md). The numbers measure how well the
+clips for under two hours on a 2-core CPU (docs/weights.md). The numbers measure how well the
 network learned *that* data; real footage needs the real data sets and the training commands
 in docs/training.md.
 
