@@ -50,7 +50,7 @@ class Plan:
     stage2_steps: int = 450
     stage3_steps: int = 100
     finetune_steps: int = 800
-    rooms_steps: int = 1000  # stage 5; 0 skips it
+    rooms_steps: int = 2000  # stage 5; 0 skips it
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
