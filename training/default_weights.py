@@ -17,7 +17,8 @@ figures of the run that produced the shipped checkpoint):
 4. stage 5 ("rooms") for both variants on a half-rendered mix over the 120 rendered room
    plates (``--no-rooms`` skips it and the plates);
 5. the ``memory`` variant's final weights, cast to fp16, are written to
-   ``core/assets/memmatte_default.safetensors``.
+   ``core/assets/memmatte_default.safetensors``, and the ``ablated`` one's to
+   ``training/assets/memmatte_ablated.safetensors`` (the quality report's baseline).
 
 Every step skips work that is already done, so the command can be rerun after a stop.
 """
@@ -35,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "core" / "assets" / "memmatte_default.safetensors"
+ABLATED_ASSET = ROOT / "training" / "assets" / "memmatte_ablated.safetensors"
+"""The memory-ablated variant, fp16: the quality report's (b), kept so a fresh clone can rerun it."""
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,8 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
 
 
 def bundle(final: Path, asset: Path = ASSET) -> Path:
-    """Casts the memory variant's final weights to fp16 and writes the bundled default."""
+    """Casts a variant's final weights to fp16 and writes them to ``asset`` (by default the
+    bundled default weights)."""
     import torch
 
     from core.weights import load_network, read_weights, save_weights
@@ -336,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rendered-clips", type=int, help="default: 48, 24 with --no-rooms")
     parser.add_argument("--room-plates", type=int, help="default: 120, 0 with --no-rooms")
-    parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the asset")
+    parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the bundled weights")
     args = parser.parse_args(argv)
     plan = Plan(rooms_steps=0, rendered_clips=24, room_plates=0) if args.no_rooms else Plan()
     if args.rendered_clips is not None:
@@ -349,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     finals = train(args.work, data, plan)
     if not args.no_bundle:
         print(f"wrote {bundle(finals['memory'])}")
-    print(f"done in {(time.time() - start) / 60:.1f} min; ablated variant: {finals['ablated']}")
+        print(f"wrote {bundle(finals['ablated'], ABLATED_ASSET)}")
+    print(f"done in {(time.time() - start) / 60:.1f} min")
     return 0
 
 

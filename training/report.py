@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ablated",
         type=Path,
-        default=ROOT / "data/default/runs/ablated-stage5/final.safetensors",
+        default=ROOT / "training/assets/memmatte_ablated.safetensors",
         help="the memory-ablated variant, trained by python -m training.default_weights",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "report")
