@@ -340,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rendered-clips", type=int, help="default: 48, 24 with --no-rooms")
     parser.add_argument("--room-plates", type=int, help="default: 120, 0 with --no-rooms")
-    parser.add_argument("--no-bundle", action="store_true", help="do not overwrite the bundled weights")
+    parser.add_argument(
+        "--no-bundle", action="store_true", help="do not overwrite the bundled weights"
+    )
     args = parser.parse_args(argv)
     plan = Plan(rooms_steps=0, rendered_clips=24, room_plates=0) if args.no_rooms else Plan()
     if args.rendered_clips is not None:
