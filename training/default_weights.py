@@ -345,10 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan(rooms_steps=0, rendered_clips=24, room_plates=0) if args.no_rooms else Plan()
-    if args.rendered_clips is not None:
-        plan = dataclasses.replace(plan, rendered_clips=args.rendered_clips)
-    if args.room_plates is not None:
-        plan = dataclasses.replace(plan, room_plates=args.room_plates)
+    given = {"rendered_clips": args.rendered_clips, "room_plates": args.room_plates}
+    plan = dataclasses.replace(plan, **{k: v for k, v in given.items() if v is not None})
     plan = plan.scaled(args.scale)
     start = time.time()
     data = make_data(args.work, plan)
