@@ -45,10 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--counts", default="100,1000")
     parser.add_argument("--size", default="288x512", help="HEIGHTxWIDTH")
-    parser.add_argument("--precision", default="bf16")
+    parser.add_argument(
+        "--precision", default="auto", help="auto: bf16 where the CPU has bf16 hardware, else fp32"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     height, width = (int(v) for v in args.size.split("x"))
+    if args.precision == "auto":
+        sys.path.insert(0, str(ROOT))
+        from core.session import cpu_has_native_bf16
+
+        args.precision = "bf16" if cpu_has_native_bf16() else "fp32"
     if args.child:
         print(json.dumps(child(args.child, height, width, args.precision)))
         return 0

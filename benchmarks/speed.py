@@ -10,11 +10,15 @@ Sizes are full frames; 1920x1080 runs the network at ratio 0.25 with the Deep Gu
 
 Modes:
   fp32      eager MattingSession, float32, one frame per backbone call
-  bf16      eager MattingSession, bfloat16 autocast (AVX-512 bf16 on this CPU)
-  batched   bf16, four frames per backbone call (time-batched)
-  compiled  bf16, MattingSession(compile=True): inductor graphs with frozen weights
+  bf16      eager MattingSession, bfloat16 autocast (needs AVX-512 BF16 or AMX to be fast)
+  batched   four frames per backbone call (time-batched), bf16*
+  compiled  MattingSession(compile=True): inductor graphs with frozen weights, bf16*
             (compile time reported separately as warm-up)
   onnx      onnxruntime on the exported stateless graph (it encodes t-2, t-1, t every call)
+
+* bf16 where the CPU computes it in hardware (AVX-512 BF16 or AMX), else fp32. On a CPU
+without it, bf16 is emulated (hundreds of times slower than fp32): the bf16 mode is then left
+out unless asked for by name, and its matmul peak is not measured.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ RVM_FP32_MS = {"512x288": (112, 141), "1920x1080": (172, 195)}
 def matmul_peak_gmacs(dtype_name: str) -> float:
     import torch
 
+    from core.session import cpu_has_native_bf16
+
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    n = 2048
+    n = 2048 if dtype_name == "fp32" or cpu_has_native_bf16() else 256  # emulated bf16: slow
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     for _ in range(3):
         a @ b
@@ -48,6 +54,17 @@ def matmul_peak_gmacs(dtype_name: str) -> float:
             a @ b
         best = min(best, (time.perf_counter() - t) / 5)
     return n**3 / best / 1e9
+
+
+def mode_precision(mode: str) -> str:
+    """The precision a mode runs in on this CPU (see the module docstring)."""
+    from core.session import cpu_has_native_bf16
+
+    if mode in ("fp32", "onnx"):
+        return "fp32"
+    if mode == "bf16":
+        return "bf16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
@@ -62,7 +79,9 @@ def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
     height, width, ratio = SIZES[size]
     net, source = network(weights)
     clip = make_frames(frames + 4, height, width)
+    precision = mode_precision(mode)
     result = {"mode": mode, "size": size, "weights": source, "frames": frames}
+    result["precision"] = precision
     if mode == "onnx":
         import tempfile
 
@@ -90,7 +109,6 @@ def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
             sess.run(None, {"frames": stacked[t]})
         elapsed = time.perf_counter() - start
     else:
-        precision = "fp32" if mode == "fp32" else "bf16"
         kwargs = {"batch_frames": 4} if mode == "batched" else {}
         session = MattingSession(
             clip,
@@ -109,7 +127,7 @@ def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
         start = time.perf_counter()
         outputs = [next(stream).alpha for _ in range(frames)]
         elapsed = time.perf_counter() - start
-        if mode != "fp32":
+        if precision != "fp32" or mode == "compiled":
             reference = MattingSession(
                 clip, weights=net, device="cpu", downsample_ratio=ratio, precision="fp32"
             )
@@ -126,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default=",".join(SIZES))
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", help=f"default: {','.join(MODES)} (bf16 only where fast)")
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--weights", type=Path)
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -140,17 +158,22 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.model.budget import measure
+    from core.session import cpu_has_native_bf16
 
-    peaks = {name: matmul_peak_gmacs(name) for name in ("fp32", "bf16")}
+    native = cpu_has_native_bf16()
+    modes = args.modes.split(",") if args.modes else [m for m in MODES if native or m != "bf16"]
+    wanted = {"fp32"} | ({"bf16"} if native or "bf16" in modes else set())
+    peaks = {name: matmul_peak_gmacs(name) for name in ("fp32", "bf16") if name in wanted}
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul peak: "
-        f"fp32 {peaks['fp32']:.1f} GMAC/s, bf16 {peaks['bf16']:.1f} GMAC/s"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, bf16 hardware: {'yes' if native else 'no'}; "
+        "matmul peak: " + ", ".join(f"{k} {v:.1f} GMAC/s" for k, v in peaks.items())
     )
     rows = []
     for size in args.sizes.split(","):
         height, width, ratio = SIZES[size]
         gmacs = measure(height, width, ratio).gmacs
-        for mode in args.modes.split(","):
+        for mode in modes:
             cmd = [sys.executable, __file__, "--child", mode, size, "--frames", str(args.frames)]
             if args.weights:
                 cmd += ["--weights", str(args.weights)]
@@ -159,16 +182,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{size} {mode}: failed\n{done.stderr[-2000:]}")
                 continue
             row = json.loads(done.stdout.strip().splitlines()[-1])
-            peak = peaks["fp32" if mode in ("fp32", "onnx") else "bf16"]
+            peak = peaks[row["precision"]]
             row["gmacs"] = gmacs
             # The streaming step's MACs, also for onnx (whose graph re-encodes t-2 and t-1).
             row["fraction_of_peak"] = gmacs / (row["ms_per_frame"] / 1000) / peak
             rows.append(row)
             rvm = RVM_FP32_MS.get(size)
             print(
-                f"{size:>9} ratio {ratio:<4g} {mode:>8}: {row['ms_per_frame']:7.1f} ms/frame "
-                f"{1000 / row['ms_per_frame']:6.2f} fps  peak RSS {row['peak_rss_mib']:6.0f} MiB  "
-                f"{row['fraction_of_peak'] * 100:5.1f}% of {'fp32' if peak == peaks['fp32'] else 'bf16'} peak"
+                f"{size:>9} ratio {ratio:<4g} {mode:>8} {row['precision']}: "
+                f"{row['ms_per_frame']:7.1f} ms/frame {1000 / row['ms_per_frame']:6.2f} fps  "
+                f"peak RSS {row['peak_rss_mib']:6.0f} MiB  "
+                f"{row['fraction_of_peak'] * 100:5.1f}% of {row['precision']} peak"
                 + (
                     f"  vs RVM fp32 {rvm[0]}-{rvm[1]} ms: x{rvm[0] / row['ms_per_frame']:.2f}"
                     if rvm

@@ -33,7 +33,7 @@ SEGMENTATION_SOURCES = ("coco", "supervisely", "youtubevis", "matte_masks")
 BACKGROUND_SOURCES = ("images", "videos")
 MODEL_PRESETS = ("paper", "lite")
 LR_DECAYS = ("none", "cosine")
-PRECISIONS = ("fp16", "bf16", "fp32")
+PRECISIONS = ("fp16", "bf16", "fp32", "auto")
 
 
 class ConfigError(ValueError):
@@ -141,7 +141,8 @@ class OptimConfig:
     """Linear warm-up from 0, in matting steps."""
     precision: str = "fp16"
     """Autocast precision on CUDA (fp16 uses a gradient scaler). On the CPU only ``bf16``
-    autocasts (fast with AVX-512 bf16); ``fp16`` and ``fp32`` train in fp32 there."""
+    autocasts (fast with AVX-512 BF16 or AMX); ``fp16`` and ``fp32`` train in fp32 there.
+    ``auto``: fp16 on CUDA; on the CPU bf16 where it has bf16 hardware, else fp32."""
 
     def __post_init__(self) -> None:
         for name in ("lr_backbone", "lr_rest", "lr_refiner"):

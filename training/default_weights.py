@@ -76,6 +76,8 @@ def _run(cmd: list[str], *, threads: int | None = None, log: Path | None = None)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     print("+", " ".join(cmd), flush=True)
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "a") if log else None  # noqa: SIM115
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -207,7 +209,7 @@ def _train_cmd(
         "--set",
         "segmentation.every=0",
         "--set",
-        "optim.precision=bf16",
+        "optim.precision='auto'",
         "--set",
         "data.workers=1",
         "--set",

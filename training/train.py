@@ -34,6 +34,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from core.model import MattingNetwork, MattingOutput, NetworkConfig
+from core.session import cpu_has_native_bf16
 from core.weights import WeightsError, load_into, read_weights, save_weights
 from training import checkpoint
 from training.batches import (
@@ -211,7 +212,19 @@ class Trainer:
                 find_unused_parameters=True,
             )
         cuda = self.device.type == "cuda"
-        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.optim.precision)
+        precision = config.optim.precision
+        if precision == "auto":
+            precision = "fp16" if cuda else ("bf16" if cpu_has_native_bf16() else "fp32")
+        elif precision == "bf16" and not cuda and not cpu_has_native_bf16():
+            print(
+                "warning: optim.precision=bf16 on a CPU without AVX-512 BF16 or AMX: bf16 is "
+                "emulated there and far slower than fp32 (optim.precision='auto' picks fp32)",
+                file=sys.stderr,
+            )
+        self.precision = precision
+        if self.dist.main:
+            print(f"training on {self.device} in {precision}", file=sys.stderr)
+        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
         # On the CPU only bf16 autocast helps (AVX-512 bf16); fp16 there is unusably slow.
         self.use_amp = self.amp_dtype is not None and (cuda or self.amp_dtype is torch.bfloat16)
         self.scaler = torch.amp.GradScaler(

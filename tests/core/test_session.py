@@ -121,6 +121,16 @@ def test_precision_choices(lite_network):
         MattingSession(_frames(1), weights=lite_network, device="cpu", precision="int8")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_warns_on_a_cpu_that_would_emulate_it(lite_network, monkeypatch, caplog, native):
+    """Without AVX-512 BF16 or AMX, PyTorch emulates bf16 far slower than fp32: say so."""
+    monkeypatch.setattr("core.session.cpu_has_native_bf16", lambda: native)
+    with caplog.at_level(logging.WARNING, logger="memmatte"):
+        session = MattingSession(_frames(1), weights=lite_network, device="cpu", precision="bf16")
+    assert session.precision == "bf16"
+    assert ("emulated" in caplog.text) is not native
+
+
 def test_bf16_is_close_to_fp32(lite_network):
     """bf16 autocast on the CPU: alpha within 0.02 of fp32 (mean within 0.003)."""
     frames = _frames(4)

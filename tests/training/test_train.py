@@ -318,6 +318,17 @@ def test_torchrun_job_killed_with_sigkill_resumes_exactly(clips, tmp_path):
 # -- learning --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it(
+    clips, tmp_path, monkeypatch, native, expected
+):
+    monkeypatch.setattr("training.train.cpu_has_native_bf16", lambda: native)
+    config = tiny_config(clips, tmp_path / "run", optim={"precision": "auto", "lr_rest": 1e-4})
+    trainer = Trainer(load_config(write_config(tmp_path / "p.toml", config)))
+    assert trainer.precision == expected
+    assert trainer.use_amp is (expected == "bf16")
+
+
 def test_frozen_groups_stay_put_and_stage3_trains_the_guided_filter(clips, tmp_path):
     def refiner_change(**sections) -> tuple[float, float, set[str]]:
         run_dir = tmp_path / str(len(list(tmp_path.iterdir())))
