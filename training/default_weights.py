@@ -15,7 +15,8 @@ figures of the run that produced the shipped checkpoint):
    the frame itself; the quality report's ablation), then a fine-tune of both without
    augmentation;
 4. stage 5 ("rooms") for both variants on a half-rendered mix over the 120 rendered room
-   plates (``--no-rooms`` skips it and the plates);
+   plates, then stage 6, a second cosine cycle of stage 5 from its weights (``--no-rooms``
+   skips both and the plates);
 5. the ``memory`` variant's final weights, cast to fp16, are written to
    ``core/assets/memmatte_default.safetensors``, and the ``ablated`` one's to
    ``training/assets/memmatte_ablated.safetensors`` (the quality report's baseline).
@@ -54,6 +55,9 @@ class Plan:
     stage3_steps: int = 100
     finetune_steps: int = 800
     rooms_steps: int = 2000  # stage 5; 0 skips it
+    restart_steps: int = (
+        1200  # stage 6: stage 5 again from its weights (a warm restart); 0 skips it
+    )
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
@@ -68,6 +72,7 @@ class Plan:
             stage3_steps=steps(self.stage3_steps, 10),
             finetune_steps=steps(self.finetune_steps, 10),
             rooms_steps=steps(self.rooms_steps, 10),
+            restart_steps=steps(self.restart_steps, 10),
         )
 
 
@@ -302,7 +307,13 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
              "schedule.stage='synthetic-rooms'")  # fmt: skip
     _stage(runs, balanced, plan, "stage5", "training/configs/synthetic_stage2.toml",
            plan.rooms_steps, {n: (*low(n), *rooms) for n in VARIANTS}, final("stage4"))  # fmt: skip
-    return final("stage5")
+    if not plan.restart_steps:
+        return final("stage5")
+    # A second cosine cycle of the same stage from its final weights: stage 5's loss was
+    # still falling when its learning rate reached 0.
+    _stage(runs, balanced, plan, "stage6", "training/configs/synthetic_stage2.toml",
+           plan.restart_steps, {n: (*low(n), *rooms) for n in VARIANTS}, final("stage5"))  # fmt: skip
+    return final("stage6")
 
 
 def bundle(final: Path, asset: Path = ASSET) -> Path:
@@ -346,7 +357,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-bundle", action="store_true", help="do not overwrite the bundled weights"
     )
     args = parser.parse_args(argv)
-    plan = Plan(rooms_steps=0, rendered_clips=24, room_plates=0) if args.no_rooms else Plan()
+    plan = (
+        Plan(rooms_steps=0, restart_steps=0, rendered_clips=24, room_plates=0)
+        if args.no_rooms
+        else Plan()
+    )
     given = {"rendered_clips": args.rendered_clips, "room_plates": args.room_plates}
     plan = dataclasses.replace(plan, **{k: v for k, v in given.items() if v is not None})
     plan = plan.scaled(args.scale)
