@@ -15,8 +15,8 @@ figures of the run that produced the shipped checkpoint):
    the frame itself; the quality report's ablation), then a fine-tune of both without
    augmentation;
 4. stage 5 ("rooms") for both variants on a half-rendered mix over the 120 rendered room
-   plates, then stage 6, a second cosine cycle of stage 5 from its weights (``--no-rooms``
-   skips both and the plates);
+   plates (``--no-rooms`` skips it and the plates); ``--restart-steps N`` adds stage 6, a
+   second cosine cycle of stage 5 from its weights (tried, not shipped: docs/weights.md);
 5. the ``memory`` variant's final weights, cast to fp16, are written to
    ``core/assets/memmatte_default.safetensors``, and the ``ablated`` one's to
    ``training/assets/memmatte_ablated.safetensors`` (the quality report's baseline).
@@ -55,9 +55,7 @@ class Plan:
     stage3_steps: int = 100
     finetune_steps: int = 800
     rooms_steps: int = 2000  # stage 5; 0 skips it
-    restart_steps: int = (
-        1200  # stage 6: stage 5 again from its weights (a warm restart); 0 skips it
-    )
+    restart_steps: int = 0  # optional stage 6: stage 5 again from its weights; 0 skips it
     lr_backbone: float = 5e-4
     lr_rest: float = 1e-3
 
@@ -309,8 +307,8 @@ def train(work: Path, data: Path, plan: Plan) -> dict[str, Path]:
            plan.rooms_steps, {n: (*low(n), *rooms) for n in VARIANTS}, final("stage4"))  # fmt: skip
     if not plan.restart_steps:
         return final("stage5")
-    # A second cosine cycle of the same stage from its final weights: stage 5's loss was
-    # still falling when its learning rate reached 0.
+    # Optional: a second cosine cycle of the same stage from its final weights (stage 5's
+    # loss was still falling when its learning rate reached 0). Not in the shipped recipe.
     _stage(runs, balanced, plan, "stage6", "training/configs/synthetic_stage2.toml",
            plan.restart_steps, {n: (*low(n), *rooms) for n in VARIANTS}, final("stage5"))  # fmt: skip
     return final("stage6")
@@ -354,6 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rendered-clips", type=int, help="default: 48, 24 with --no-rooms")
     parser.add_argument("--room-plates", type=int, help="default: 120, 0 with --no-rooms")
     parser.add_argument(
+        "--restart-steps",
+        type=int,
+        help="steps of an optional stage 6 (stage 5 again from its weights); default 0",
+    )
+    parser.add_argument(
         "--no-bundle", action="store_true", help="do not overwrite the bundled weights"
     )
     args = parser.parse_args(argv)
@@ -362,7 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_rooms
         else Plan()
     )
-    given = {"rendered_clips": args.rendered_clips, "room_plates": args.room_plates}
+    given = {
+        "rendered_clips": args.rendered_clips,
+        "room_plates": args.room_plates,
+        "restart_steps": args.restart_steps,
+    }
     plan = dataclasses.replace(plan, **{k: v for k, v in given.items() if v is not None})
     plan = plan.scaled(args.scale)
     start = time.time()
