@@ -82,13 +82,6 @@ def frame_to_tensor(frame: Any, index: int) -> torch.Tensor:
     uint8 is divided by 255 and uint16 by 65535; float frames must already lie in [0, 1].
     Anything else is refused with a ``FrameError`` naming the frame.
     """
-    return to_unit(frame_view(frame, index))
-
-
-def frame_view(frame: Any, index: int) -> torch.Tensor:
-    """An H×W×3 frame checked and viewed as (1, 3, H, W) channels-last without converting
-    its values: uint8 and uint16 stay integers (``to_unit`` scales them), float frames become
-    float32 after their [0, 1] range is checked. Refusals raise ``FrameError``."""
     if isinstance(frame, torch.Tensor):
         frame = frame.detach().cpu().numpy()
     frame = np.asarray(frame)
@@ -97,7 +90,10 @@ def frame_view(frame: Any, index: int) -> torch.Tensor:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise FrameError(f"frame {index}: empty frame of shape {frame.shape}")
     if frame.dtype in (np.uint8, np.uint16):
-        return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).unsqueeze(0)
+        scale = 255.0 if frame.dtype == np.uint8 else 65535.0
+        # Same float32 division as numpy's astype(float32) / scale, without the copies.
+        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).unsqueeze(0)
+        return image.to(torch.float32).div_(scale)
     if frame.dtype not in (np.float16, np.float32, np.float64):
         raise FrameError(f"frame {index}: unsupported dtype {frame.dtype}")
     data = np.ascontiguousarray(frame, dtype=np.float32)
@@ -112,19 +108,6 @@ def frame_view(frame: Any, index: int) -> torch.Tensor:
             "convert to display-referred sRGB first (core.batch does this for EXR plates)"
         )
     return torch.from_numpy(data).permute(2, 0, 1).unsqueeze(0)
-
-
-_INTEGER_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
-
-
-def to_unit(view: torch.Tensor) -> torch.Tensor:
-    """A ``frame_view`` as float32 in [0, 1]: integers divided by their full scale (the same
-    float32 division as numpy's ``astype(float32) / scale``). Also traced inside the compiled
-    graphs, so full frames enter them at their own, smaller, integer size."""
-    scale = _INTEGER_SCALE.get(view.dtype)
-    if scale is None:
-        return view
-    return view.to(torch.float32) / scale
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -295,8 +278,7 @@ class MattingSession:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _check(self, frame: Any, index: int) -> torch.Tensor:
-        """The frame as a checked ``frame_view`` (values not yet converted)."""
-        image = frame_view(frame, index)
+        image = frame_to_tensor(frame, index)
         height, width = image.shape[-2:]
         if self._size is None:
             self._size = (height, width)
@@ -313,7 +295,7 @@ class MattingSession:
 
     def _prepare(self, batch: list[tuple[int, Any]]) -> list[_Frame]:
         """Encodes a batch of frames in one backbone call."""
-        images = torch.cat([to_unit(self._check(raw, index)) for index, raw in batch])
+        images = torch.cat([self._check(raw, index) for index, raw in batch])
         images = images.to(self.device).contiguous(memory_format=torch.channels_last)
         size = network_size(*self._size, self.downsample_ratio)
         images_lr = downsample(images, size)
@@ -382,7 +364,6 @@ class MattingSession:
         larger; key; value). Everything leaves in float32, so every call sees the same
         input types (no recompiles) and the full-resolution pass runs in float32."""
         refine = tuple(size) != tuple(image.shape[-2:])
-        image = to_unit(image)
         with self._autocast():
             image_lr = downsample(image, size)
             encoding = self.network.encode(pad_to_stride(image_lr))
@@ -394,7 +375,7 @@ class MattingSession:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The compiled path's full-resolution graph: the guided filter, written straight
         into the result's layouts, alpha (H, W) and foreground (H, W, 3)."""
-        fgr, pha = self.network.refiner.apply(to_unit(image), coefficients)
+        fgr, pha = self.network.refiner.apply(image, coefficients)
         return pha[0, 0].contiguous(), fgr[0].permute(1, 2, 0).contiguous()
 
     def _stream_fused(
@@ -404,9 +385,7 @@ class MattingSession:
         compiled graph wherever a run starts, so ``session[i]`` still equals iteration."""
         memory: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         for index, raw in indexed:
-            # Converted before the graphs: passing uint8 frames into them measured slower
-            # (228.8 against 206.8 ms at 1080p, compiled fp32, AVX2 VM, 2026-11-29).
-            image = to_unit(self._check(raw, index)).to(self.device)
+            image = self._check(raw, index).to(self.device)
             image = image.contiguous(memory_format=torch.channels_last)
             size = network_size(*self._size, self.downsample_ratio)
             if index == first:
