@@ -3,17 +3,20 @@
     python benchmarks/guided_filter_pass.py               # 1920x1080 from 480x270, 30 rounds
     python benchmarks/guided_filter_pass.py --size 1920x1080 --low 256x144 --rounds 50
 
-At 1080p ratio 0.25 this pass (up-sample A and b, ``A·I + b``, clamp, write alpha and
-foreground) is about a third of a compiled frame: ~20 ms of 68 on the AVX-512 BF16 machine,
-~50 ms of ~220 on an AVX2 one. The script times the session's form against one candidate:
-bilinear up-sampling written as fixed-phase lerps (for a size ratio P/Q in lowest terms,
-output sample P·i + k mixes input samples Q·i + j and Q·i + j + 1 with a weight that depends
-on k only), which removes the per-pixel index and weight arithmetic.
+The pass up-samples A and b, computes ``A·I + b``, clamps, and writes alpha (H, W) and
+foreground (H, W, 3). At 1080p ratio 0.25 it was about a quarter of a compiled frame. The
+script times three forms of it, each compiled with frozen weights like the session's graphs:
+
+- ``F.interpolate``: ``DeepGuidedFilter.apply`` plus the permute into the result layouts
+  (the session's form until 2026-11-29);
+- fixed-phase lerps: bilinear up-sampling written as P constant-weight lerps for a size
+  ratio P/Q (tried, not kept);
+- fixed taps: ``DeepGuidedFilter.apply_frame``, the session's form now.
 
 The forms run interleaved, round after round, and the script prints the minimum and the
-median: on a shared 2-core VM single timings move by ±30 %, and the minimum is the figure that
-repeats. Inputs are laid out as in the session: the frame channels-last (an H×W×3 array
-viewed as NCHW) and the coefficients as the network graph leaves them (channels-last).
+median: on a shared 2-core VM single timings move by ±30 %. Inputs are laid out as in the
+session: the frame channels-last (an H×W×3 array viewed as NCHW) and the coefficients as the
+network graph leaves them (channels-last).
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.model.guided_filter import DeepGuidedFilter
+from core.model.guided_filter import DeepGuidedFilter, frame_taps
 
 
-def _session_form(image: torch.Tensor, coefficients: torch.Tensor):
+def _interpolate_form(image: torch.Tensor, coefficients: torch.Tensor):
     fgr, pha = DeepGuidedFilter.apply(image, coefficients)
     return pha[0, 0].contiguous(), fgr[0].permute(1, 2, 0).contiguous()
 
@@ -85,7 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     (height, width), (h, w) = args.size, args.low
     image = torch.rand(1, height, width, 3).permute(0, 3, 1, 2)
     coefficients = torch.randn(1, 8, h, w).contiguous(memory_format=torch.channels_last)
-    forms = {"session (F.interpolate)": _session_form, "fixed-phase lerps": _fixed_phase_form}
+    taps = frame_taps((height, width), (h, w), image.device)
+
+    def _fixed_taps_form(image: torch.Tensor, coefficients: torch.Tensor):
+        return DeepGuidedFilter.apply_frame(image, coefficients, taps)
+
+    forms = {
+        "F.interpolate": _interpolate_form,
+        "fixed-phase lerps": _fixed_phase_form,
+        "fixed taps (session)": _fixed_taps_form,
+    }
     up = F.interpolate(coefficients, size=(height, width), mode="bilinear", align_corners=False)
     reference = DeepGuidedFilter.apply(image, coefficients)
     print(

@@ -33,6 +33,7 @@ from core.model import (
     network_size,
     pad_to_stride,
 )
+from core.model.guided_filter import frame_taps
 from core.weights import file_hash, load_network
 
 log = logging.getLogger("memmatte")
@@ -371,12 +372,11 @@ class MattingSession:
         return out.float(), encoding.key.float(), encoding.value.float()
 
     def _fused_apply(
-        self, image: torch.Tensor, coefficients: torch.Tensor
+        self, image: torch.Tensor, coefficients: torch.Tensor, taps: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The compiled path's full-resolution graph: the guided filter, written straight
         into the result's layouts, alpha (H, W) and foreground (H, W, 3)."""
-        fgr, pha = self.network.refiner.apply(image, coefficients)
-        return pha[0, 0].contiguous(), fgr[0].permute(1, 2, 0).contiguous()
+        return self.network.refiner.apply_frame(image, coefficients, taps)
 
     def _stream_fused(
         self, indexed: Iterable[tuple[int, Any]], first: int, start: int
@@ -384,6 +384,7 @@ class MattingSession:
         """``_stream`` through the compiled step. A frame's key and value come from the same
         compiled graph wherever a run starts, so ``session[i]`` still equals iteration."""
         memory: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        taps = None  # the guided filter's bilinear taps, one set per shot size
         for index, raw in indexed:
             image = self._check(raw, index).to(self.device)
             image = image.contiguous(memory_format=torch.channels_last)
@@ -407,7 +408,9 @@ class MattingSession:
             if index < start:
                 continue
             if out.shape[1] == 8:
-                alpha, foreground = self._compiled(self._apply, image, out)
+                if taps is None:
+                    taps = frame_taps(self._size, size, self.device)
+                alpha, foreground = self._compiled(self._apply, image, out, taps)
                 yield MatteResult(index, alpha.cpu().numpy(), foreground.cpu().numpy())
             else:
                 yield _result(index, out[:, :3], out[:, 3:])

@@ -18,6 +18,26 @@ def box_filter(x: Tensor, radius: int) -> Tensor:
     return F.avg_pool2d(padded, size, stride=1)
 
 
+def bilinear_taps(size_out: int, size_in: int, device: torch.device) -> tuple[Tensor, ...]:
+    """The two source indices and the weight of the second, per output sample, of bilinear
+    resampling with ``align_corners=False`` (``F.interpolate``'s convention, clamped at the
+    edges): output ``o`` = lerp(input[i0[o]], input[i1[o]], weight[o])."""
+    scale = size_in / size_out
+    index = torch.arange(size_out, device=device, dtype=torch.float32)
+    source = ((index + 0.5) * scale - 0.5).clamp(min=0.0)
+    i0 = source.floor().long().clamp(max=size_in - 1)
+    i1 = (i0 + 1).clamp(max=size_in - 1)
+    return i0, i1, source - i0
+
+
+def frame_taps(
+    size: tuple[int, int], size_lr: tuple[int, int], device: torch.device
+) -> tuple[Tensor, ...]:
+    """``bilinear_taps`` of the width, then of the height, for ``DeepGuidedFilter.apply_frame``."""
+    (height, width), (h, w) = size, size_lr
+    return bilinear_taps(width, w, device) + bilinear_taps(height, h, device)
+
+
 def guided_filter_coefficients(
     guide: Tensor, target: Tensor, hidden: Tensor, mix: nn.Module, radius: int = 1
 ) -> tuple[Tensor, Tensor]:
@@ -74,6 +94,42 @@ class DeepGuidedFilter(nn.Module):
         guide = torch.cat([image, image.mean(1, keepdim=True)], dim=1)
         out = (up[:, :4] * guide + up[:, 4:]).clamp(0.0, 1.0)
         return out[:, :3], out[:, 3:]
+
+    @staticmethod
+    def apply_frame(
+        image: Tensor, coefficients: Tensor, taps: tuple[Tensor, ...] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``apply`` for one frame, written for ``torch.compile`` and for the session's result
+        layouts: image (1, 3, H, W), channels-last, and coefficients (1, 8, h, w) → alpha
+        (H, W) and foreground (H, W, 3), the same values to float rounding.
+
+        The bilinear up-sampling is two gathers of fixed taps: along the width at the
+        network's rows (cheap), then along the height, where each output row mixes two of
+        those rows with one weight, so the kernel that writes the foreground runs along the
+        contiguous (x, channel) memory of the frame and of the result. Inductor vectorises
+        that loop; it vectorised ``F.interpolate`` of channels-last coefficients across the
+        3-4 channels instead, and the pass took about three times as long
+        (docs/performance.md). ``taps`` (``frame_taps``) should be computed outside the
+        compiled graph and passed in: computed inside it, inductor folds the index arithmetic
+        into every pixel's load, which was slower still.
+        """
+        if taps is None:
+            taps = frame_taps(image.shape[-2:], coefficients.shape[-2:], image.device)
+        x0, x1, wx, y0, y1, wy = taps
+        c = coefficients[0].permute(1, 2, 0)  # (h, w, 8)
+
+        def up(channels: slice) -> Tensor:
+            # Along the width at the network's rows, then along the height: output row y
+            # mixes rows y0[y] and y1[y] of (h, W, C) with one weight, so the loop over
+            # (x, c) of the frame's H×W×3 layout stays contiguous.
+            rows = torch.lerp(c[:, x0, channels], c[:, x1, channels], wx[:, None])
+            return torch.lerp(rows[y0], rows[y1], wy[:, None, None])
+
+        frame = image[0].permute(1, 2, 0)  # (H, W, 3): the channels-last frame's own memory
+        alpha = up(slice(3, 4))[..., 0] * frame.mean(2) + up(slice(7, 8))[..., 0]
+        foreground = (up(slice(0, 3)) * frame + up(slice(4, 7))).clamp(0.0, 1.0)
+        alpha = alpha.clamp(0.0, 1.0)
+        return alpha, foreground
 
     def forward(
         self,

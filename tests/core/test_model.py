@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from core.model import MEMORY_FRAMES, MattingNetwork, NetworkConfig, memory_indices, pad_to_stride
+from core.model.guided_filter import DeepGuidedFilter
 from core.model.memory import memory_readout
 
 
@@ -113,6 +114,22 @@ def test_deep_guided_filter_restores_full_resolution(lite_network):
         lite_network.refiner.mix[-1].bias.add_(0.3)
         changed = lite_network(frames, downsample_ratio=0.25)
     assert not torch.equal(out.alpha, changed.alpha)
+
+
+@pytest.mark.parametrize(
+    ("low", "full"), [((24, 40), (96, 160)), ((9, 16), (13, 29)), ((18, 32), (135, 240))]
+)
+def test_guided_filter_frame_form_equals_apply(low, full):
+    """The compiled session's form of the full-resolution pass (fixed bilinear taps, result
+    layouts) gives ``apply``'s values, for integer and fractional scale factors."""
+    torch.manual_seed(0)
+    image = torch.rand(1, *full, 3).permute(0, 3, 1, 2)  # channels-last, as the session has it
+    coefficients = torch.randn(1, 8, *low).contiguous(memory_format=torch.channels_last)
+    fgr, pha = DeepGuidedFilter.apply(image, coefficients)
+    alpha, foreground = DeepGuidedFilter.apply_frame(image, coefficients)
+    assert alpha.shape == full and foreground.shape == (*full, 3)
+    assert (alpha - pha[0, 0]).abs().max() <= 1e-5
+    assert (foreground - fgr[0].permute(1, 2, 0)).abs().max() <= 1e-5
 
 
 def test_gradients_reach_every_matting_parameter(clip):
