@@ -116,7 +116,8 @@ class DeepGuidedFilter(nn.Module):
         if taps is None:
             taps = frame_taps(image.shape[-2:], coefficients.shape[-2:], image.device)
         x0, x1, wx, y0, y1, wy = taps
-        c = coefficients[0].permute(1, 2, 0)  # (h, w, 8)
+        # (h, w, 8): a view of channels-last coefficients, a small copy of NCHW ones.
+        c = coefficients[0].permute(1, 2, 0).contiguous()
 
         def up(channels: slice) -> Tensor:
             # Along the width at the network's rows, then along the height: output row y
