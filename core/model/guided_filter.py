@@ -127,9 +127,8 @@ class DeepGuidedFilter(nn.Module):
             return torch.lerp(rows[y0], rows[y1], wy[:, None, None])
 
         frame = image[0].permute(1, 2, 0)  # (H, W, 3): the channels-last frame's own memory
-        alpha = up(slice(3, 4))[..., 0] * frame.mean(2) + up(slice(7, 8))[..., 0]
+        alpha = (up(slice(3, 4))[..., 0] * frame.mean(2) + up(slice(7, 8))[..., 0]).clamp(0.0, 1.0)
         foreground = (up(slice(0, 3)) * frame + up(slice(4, 7))).clamp(0.0, 1.0)
-        alpha = alpha.clamp(0.0, 1.0)
         return alpha, foreground
 
     def forward(
