@@ -349,13 +349,12 @@ class MattingSession:
 
     def _compiled(self, fn: Any, *args: Any) -> Any:
         # Freezing folds the weights (and their bf16 casts) into constants so oneDNN can use
-        # pre-packed convolutions: about 25 % faster on the CPU. The C++ wrapper makes the
-        # ~150 kernel and oneDNN calls of a frame from generated C++ instead of Python.
-        # Both must be on whenever a graph (re)compiles, which happens inside a call;
-        # compile(options=...) does not reach these settings.
+        # pre-packed convolutions: about 25 % faster on the CPU. It must be on whenever a
+        # graph (re)compiles, which happens inside a call; compile(options=...) does not
+        # reach that setting.
         from torch._inductor import config as inductor
 
-        with inductor.patch(freezing=True, cpp_wrapper=True):
+        with inductor.patch(freezing=True):
             return fn(*args)
 
     def _fused_step(
