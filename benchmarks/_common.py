@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import resource
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.cli import frame_size
 from core.model import MattingNetwork
 from core.session import DEFAULT_WEIGHTS
 
@@ -41,3 +43,14 @@ def frames(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarra
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def frame_size_wxh(text: str) -> tuple[int, int]:
+    """``"1920x1080"`` → (1080, 1920): a benchmark's WIDTHxHEIGHT argument, as (height, width)."""
+    try:
+        width, height = frame_size(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"size must be WIDTHxHEIGHT, e.g. 1920x1080; got {text!r}"
+        ) from None
+    return height, width

@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import frame_size_wxh
 from core.model.guided_filter import DeepGuidedFilter, frame_taps
 
 
@@ -70,15 +71,10 @@ def _fixed_phase_form(image: torch.Tensor, coefficients: torch.Tensor):
     return out[0, 3].contiguous(), out[0, :3].permute(1, 2, 0).contiguous()
 
 
-def _size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    return h, w
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=_size, default=(1080, 1920), help="full frame WxH")
-    parser.add_argument("--low", type=_size, default=(270, 480), help="network WxH")
+    parser.add_argument("--size", type=frame_size_wxh, default=(1080, 1920), help="full frame WxH")
+    parser.add_argument("--low", type=frame_size_wxh, default=(270, 480), help="network WxH")
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args(argv)
     from torch._inductor import config as inductor

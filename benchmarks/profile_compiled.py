@@ -22,17 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _size(text: str) -> tuple[int, int]:
-    width, height = (int(v) for v in text.lower().split("x"))
-    return height, width
+from benchmarks._common import frame_size_wxh, frames, network
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=_size, default=(1080, 1920), help="frame WxH")
+    parser.add_argument("--size", type=frame_size_wxh, default=(1080, 1920), help="frame WxH")
     parser.add_argument("--ratio", type=float, default=0.25, help="downsample ratio")
     parser.add_argument("--precision", default="auto", help="auto: bf16 where native, else fp32")
     parser.add_argument("--rounds", type=int, default=4, help="profiled rounds of 5 frames")
@@ -40,12 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path)
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
     import torch
     from torch._inductor import config as inductor
     from torch.profiler import profile
 
-    from benchmarks._common import frames, network
     from core import MattingSession
     from core.session import cpu_has_native_bf16
 
