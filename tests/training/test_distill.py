@@ -1,0 +1,104 @@
+"""The distillation recipe on tiny procedural clips with a small recurrent stand-in teacher."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from core.weights import load_network, read_weights
+from training import distill
+from training.distill import DataConfig, DistillConfig, TeacherConfig, VariantConfig
+
+
+class CountingTeacher(nn.Module):
+    """Recurrent like Robust Video Matting: alpha = frames seen so far / 10, foreground = the
+    frame; counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, src, r1, r2, r3, r4, downsample_ratio):
+        self.calls += 1
+        seen = (r1 if r1 is not None else torch.zeros_like(src[:, :1])) + 1
+        return src, (seen / 10).clamp(0, 1), seen, r2, r3, r4
+
+
+def _config(tmp_path, **changes) -> DistillConfig:
+    config = DistillConfig(
+        data=DataConfig(size=(48, 80), frames=5, procedural_clips=2, composites_per_clip=2,
+                        empty_fraction=0.25, workers=1),
+        teacher=TeacherConfig(warmup_frames=3, batch=2),
+        variants=(VariantConfig("memory", clip_length=3, batch_size=1),
+                  VariantConfig("ablated", clip_length=1, batch_size=3)),
+        steps=4, warmup_steps=1, refine_fraction=0.25, precision="fp32",
+        checkpoint_every=2, log_every=1, transfer_backbone=False, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    return dataclasses.replace(config, **changes)
+
+
+def test_teacher_targets_use_a_warm_state_from_frame_zero(tmp_path):
+    clips = distill.build_clips(_config(tmp_path).data)
+    distill.teacher_targets(CountingTeacher(), clips, TeacherConfig(warmup_frames=3), "cpu")
+    # three warm-up frames, so frame 0 is the fourth the teacher sees
+    assert clips.teacher_pha[:, 0].float().div(255).sub(0.4).abs().max() < 1e-2
+    assert clips.teacher_pha[:, 4].float().div(255).sub(0.8).abs().max() < 1e-2
+
+
+def test_clips_include_background_only_composites(tmp_path):
+    clips = distill.build_clips(_config(tmp_path).data)
+    assert len(clips) == 5  # 2 clips x 2 composites + round(4 x 0.25) background only
+    empty = clips.pha.flatten(1).amax(1) == 0
+    assert empty.sum() == 1
+    assert torch.equal(clips.com[empty], clips.fgr[empty])
+
+
+def test_every_variant_trains_the_same_steps_and_records_its_recipe(tmp_path):
+    finals = distill.run(_config(tmp_path), torch.device("cpu"), False, None, CountingTeacher())
+    assert set(finals) == {"memory", "ablated"}
+    for path in finals.values():
+        network = load_network(path)
+        _, meta = read_weights(path)
+        assert meta["steps"] == "4" and meta["stage"] == "distill"
+        assert network.auto_long_side == 80
+
+
+def test_the_refine_phase_trains_only_the_guided_filter(tmp_path):
+    config = _config(tmp_path)
+    assert distill._phase(3, 4, config, config.variants[0]) == {
+        "refine": True, "backbone": False, "rest": False}  # fmt: skip
+    assert distill._phase(0, 4, config, config.variants[0])["rest"]
+
+
+def test_resumed_run_equals_an_uninterrupted_one_and_reuses_the_teacher_cache(
+    tmp_path, monkeypatch
+):
+    whole = distill.run(
+        _config(tmp_path / "a"), torch.device("cpu"), False, None, CountingTeacher()
+    )
+
+    step = distill.train_step
+    calls = {"n": 0}
+
+    def stop_at_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2 * 2:  # two variants x two steps, then the session ends
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(distill, "train_step", stop_at_third)
+    config = _config(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        distill.run(config, torch.device("cpu"), False, None, CountingTeacher())
+    monkeypatch.setattr(distill, "train_step", step)
+    teacher = CountingTeacher()
+    resumed = distill.run(config, torch.device("cpu"), True, None, teacher)
+
+    assert teacher.calls == 0  # composites and teacher targets came from the cache
+    for name in whole:
+        a, _ = read_weights(whole[name])
+        b, _ = read_weights(resumed[name])
+        assert all(torch.equal(a[k], b[k]) for k in a), name
