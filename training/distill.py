@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import time
 import tomllib
@@ -259,7 +260,8 @@ def build_clips(config: DataConfig) -> ClipSet:
     size, frames = tuple(config.size), config.frames
     workers = config.workers or os.cpu_count() or 1
     seeds = range(config.procedural_seed, config.procedural_seed + config.procedural_clips)
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn: the caller may already hold a CUDA context, which forked workers must not inherit
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         procedural = list(pool.map(_procedural, seeds, repeat(frames), repeat(size)))
     rendered_dirs = [
         c for root in config.rendered_roots for c in _rendered_clips(Path(root), frames)
