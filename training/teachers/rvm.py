@@ -164,8 +164,16 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList(InvertedResidual(cfg) for cfg in _BLOCKS)
         self.last = ConvAct(160, 960, 1, activation="hardswish")
 
+    def normalize(self, src: Tensor) -> Tensor:
+        """ImageNet normalisation with the export's constants (stored uint8-quantized, so they
+        differ from the usual mean/std in the fourth decimal)."""
+        return (src - self.mean) * self.inv_std
+
     def forward(self, src: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        x = (src - self.mean) * self.inv_std
+        return self.features(self.normalize(src))
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The four taps from an already normalised input."""
         f1 = self.blocks[0](self.stem(x))
         f2 = self.blocks[2](self.blocks[1](f1))
         f3 = f2
@@ -309,9 +317,7 @@ def _box3_valid(x: Tensor) -> Tensor:
     return taps(x[..., :-2], x[..., 1:-1], x[..., 2:])
 
 
-def fast_guided_filter(
-    lr_x: Tensor, lr_y: Tensor, hr_x: Tensor, eps: float = 1e-5
-) -> Tensor:
+def fast_guided_filter(lr_x: Tensor, lr_y: Tensor, hr_x: Tensor, eps: float = 1e-5) -> Tensor:
     """Channel-wise fast guided filter (radius 1): fits y ≈ A x + b on the low-resolution
     pair, upsamples A and b bilinearly to ``hr_x``'s size and returns A hr_x + b."""
     mean_x = _box3_valid(lr_x)
@@ -438,6 +444,7 @@ class _ExportConvs:
     def __init__(self, source: str, weights: Mapping[str, np.ndarray]) -> None:
         self.source = source
         self.layers: dict[str, _TfConv] = {}
+        self.loaded: set[str] = set()
         scales: dict[str, np.ndarray] = {}
         offsets: dict[str, np.ndarray] = {}
         for full_name, array in weights.items():
@@ -484,6 +491,7 @@ class _ExportConvs:
                 f"found {[c.name for c in convs]}"
             )
         conv = convs[index]
+        self.loaded.add(conv.name)
         weight = conv.torch_weight()
         if weight.shape != module.weight.shape:
             raise TfjsFormatError(
@@ -567,6 +575,9 @@ def load_weights(teacher: RobustVideoMatting, model: GraphModel) -> None:
     convs.load(teacher.decoder.output.conv1.conv, out_scope, 0, 2)
     convs.load(teacher.decoder.output.conv2.conv, out_scope, 1, 2)
     convs.load(teacher.project, "")
+    unused = sorted(set(convs.layers) - convs.loaded)
+    if unused:
+        raise TfjsFormatError(f"{source}: convolutions the teacher does not use: {unused}")
 
 
 def load_teacher(model_json: str | Path) -> RobustVideoMatting:
