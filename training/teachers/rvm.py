@@ -432,9 +432,9 @@ class _TfConv:
     bias: np.ndarray | None = None
 
     def torch_weight(self) -> Tensor:
-        assert self.weight is not None
         # TF: conv (kh, kw, in, out), depthwise (kh, kw, channels, 1) → torch (out, in/g, kh, kw)
         axes = (3, 2, 0, 1) if self.kind == "conv" else (2, 3, 0, 1)
+        assert self.weight is not None
         return torch.from_numpy(np.ascontiguousarray(self.weight.transpose(axes)))
 
 
@@ -492,6 +492,8 @@ class _ExportConvs:
             )
         conv = convs[index]
         self.loaded.add(conv.name)
+        if conv.weight is None:
+            raise TfjsFormatError(f"{self.source}: {_SCOPE}{conv.name} has a bias but no kernel")
         weight = conv.torch_weight()
         if weight.shape != module.weight.shape:
             raise TfjsFormatError(
