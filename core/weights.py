@@ -7,6 +7,11 @@ loaded implicitly: ``.pth`` files are only read by the explicit torchvision conv
 ``torch.load(weights_only=True)``.
 
     python -m core.weights import-torchvision mobilenet_v3_large.pth -o init.safetensors
+    python -m core.weights import-rvm rvm.json -o rvm-init.safetensors
+
+``import-rvm`` reads Robust Video Matting's TF.js export with ``training.teachers`` (imported
+inside the command, so ``core`` itself does not depend on ``training``); the checkpoint it
+writes is derived from GPL-3.0 weights and carries that licence (docs/teacher.md).
 """
 
 from __future__ import annotations
@@ -162,6 +167,21 @@ def import_torchvision(
     return network
 
 
+def import_rvm(
+    model_json: str | Path, *, config: NetworkConfig | None = None, seed: int = 0
+) -> MattingNetwork:
+    """A new network whose backbone holds Robust Video Matting's MobileNetV3 encoder (read
+    from its TF.js export); the rest is randomly initialised from ``seed``."""
+    from training.teachers.rvm import load_teacher
+    from training.teachers.transfer import transfer_rvm_encoder
+
+    teacher = load_teacher(model_json)
+    torch.manual_seed(seed)
+    network = MattingNetwork(config)
+    transfer_rvm_encoder(network, teacher)
+    return network
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.weights")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     conv.add_argument("-o", "--output", type=Path, required=True)
     conv.add_argument("--config", choices=["paper", "lite"], default="paper")
     conv.add_argument("--seed", type=int, default=0)
+    rvm = sub.add_parser(
+        "import-rvm",
+        help="initialise a checkpoint's backbone from Robust Video Matting's TF.js export "
+        "(GPL-3.0 weights)",
+    )
+    rvm.add_argument("model_json", type=Path, help="the export's rvm.json (rvm.bin beside it)")
+    rvm.add_argument("-o", "--output", type=Path, required=True)
+    rvm.add_argument("--config", choices=["paper", "lite"], default="paper")
+    rvm.add_argument("--seed", type=int, default=0)
     info = sub.add_parser("info", help="print a checkpoint's metadata")
     info.add_argument("weights", type=Path)
     args = parser.parse_args(argv)
@@ -183,6 +212,20 @@ def main(argv: list[str] | None = None) -> int:
             network, args.output, stage="imagenet-init", metadata={"source": args.pth.name}
         )
         print(f"wrote {args.output}")
+    elif args.command == "import-rvm":
+        config = getattr(NetworkConfig, args.config)()
+        network = import_rvm(args.model_json, config=config, seed=args.seed)
+        save_weights(
+            network,
+            args.output,
+            stage="rvm-init",
+            metadata={
+                "source": args.model_json.name,
+                "source_sha256": file_hash(args.model_json),
+                "license": "GPL-3.0 (backbone derived from Robust Video Matting)",
+            },
+        )
+        print(f"wrote {args.output} (GPL-3.0: backbone from Robust Video Matting)")
     else:
         _, metadata = read_weights(args.weights)
         print(json.dumps(metadata, indent=2))
