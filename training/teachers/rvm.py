@@ -6,17 +6,22 @@ block, three upsampling blocks and an output block, each carrying half of its ch
 a ConvGRU) and a 1x1 projection to a foreground residual (3) and alpha (1). With
 ``downsample_ratio != 1`` the frame is shrunk with bilinear resampling, run, and brought back to
 full size by the refiner the export contains: a Fast Guided Filter (radius 1, eps 1e-5) on
-[RGB, grey] guides. The Deep Guided Filter refiner of the PyTorch release is not in the export.
+[RGB, grey] guides (read from the graph's ``fast_guided_filter_refiner`` nodes); the Deep
+Guided Filter refiner, the PyTorch release's default, is not in the export.
 
 Shapes and rounding follow the TF.js graph, not the PyTorch release: stride-2 convolutions pad
 symmetrically (explicit ZeroPadding2D, VALID convolution); the decoder's source pyramid is
 2x2 average pooling with SAME padding (odd sizes: the last row/column averages what exists);
 upsampling is bilinear x2 (half-pixel centres) cropped to the skip's size; the downsampled size
 is ``int(float32(H) * ratio)``; the guided filter's 3x3 box filter is VALID (the low-resolution
-coefficient maps are 2 pixels smaller before bilinear upsampling to full size).
+coefficient maps are 2 pixels smaller before bilinear upsampling to full size). The guided
+filter divides by a local variance that can be as small as its eps, so the refiner's inputs
+(downsampling, grey guide, box filter, coefficient upsampling) round as TF.js's CPU kernels do;
+elsewhere torch's float32 ops agree with TF.js to about 1e-6.
 
-Weights are found by name in the export (batch norm is folded into the convolutions, so every
-convolution here has a bias). The weights are GPL-3.0; see docs/teacher.md.
+Weights are found by name in the export (batch norm is folded into the convolutions, so they
+all have a bias, except LR-ASPP's gate, which has none). The weights are GPL-3.0; see
+docs/teacher.md.
 
     teacher = load_teacher(rvm_model_json())
     fgr, pha = run_clip(teacher, frames, downsample_ratio=0.5)  # frames: (T, 3, H, W) in [0, 1]
@@ -117,7 +122,7 @@ class SqueezeExcitation(nn.Module):
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        scale = _mean(x, (2, 3))
+        scale = x.mean((2, 3), keepdim=True)
         return x * F.hardsigmoid(self.fc2(F.relu(self.fc1(scale))))
 
 
@@ -192,7 +197,7 @@ class LRASPP(nn.Module):
         self.gate = nn.Conv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.branch(x) * torch.sigmoid(self.gate(_mean(x, (2, 3))))
+        return self.branch(x) * torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True)))
 
 
 class ConvGRU(nn.Module):
@@ -240,9 +245,13 @@ def resize_bilinear(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def _upsample_to(x: Tensor, like: Tensor) -> Tensor:
-    """Bilinear x2, then the top-left crop to ``like``'s size."""
+    """Bilinear x2 (half-pixel centres, as TF), then the top-left crop to ``like``'s size.
+
+    ``F.interpolate`` rounds slightly differently from TF.js, which is harmless here (about
+    1e-6 on the outputs); only the refiner's inputs need ``resize_bilinear``."""
     h, w = x.shape[-2:]
-    return resize_bilinear(x, (h * 2, w * 2))[..., : like.shape[-2], : like.shape[-1]]
+    x = F.interpolate(x, size=(h * 2, w * 2), mode="bilinear", align_corners=False)
+    return x[..., : like.shape[-2], : like.shape[-1]]
 
 
 class UpsamplingBlock(nn.Module):
@@ -380,14 +389,11 @@ class RobustVideoMatting(nn.Module):
         return fgr, pha.clamp(0.0, 1.0), r1, r2, r3, r4
 
 
-def _mean(x: Tensor, dims: tuple[int, ...]) -> Tensor:
-    """TF.js's mean: each value divided by the count, summed in double, rounded once."""
-    count = int(np.prod([x.shape[d] for d in dims]))
-    return (x / count).double().sum(dims, keepdim=True).to(x.dtype)
-
-
 def _with_grey(src: Tensor) -> Tensor:
-    return torch.cat([src, _mean(src, (1,))], 1)
+    """[R, G, B, grey]: the guided filter's guide. The grey is TF.js's mean (each value divided
+    by 3, summed in double, rounded once); the filter amplifies a last-bit difference."""
+    grey = (src / 3).double().sum(1, keepdim=True).to(src.dtype)
+    return torch.cat([src, grey], 1)
 
 
 @torch.no_grad()

@@ -24,7 +24,8 @@ def _teacher_layers(teacher: RobustVideoMatting) -> list[nn.Module]:
     encoder = teacher.encoder
     layers: list[nn.Module] = [encoder.stem]
     for block in encoder.blocks:
-        layers += [m for m in (block.expand, block.depthwise, block.se, block.project) if m]
+        parts = (block.expand, block.depthwise, block.se, block.project)
+        layers += [m for m in parts if m is not None]
     layers.append(encoder.last)
     return layers
 
