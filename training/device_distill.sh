@@ -37,3 +37,11 @@ for final in sorted(Path("/tmp/distill").glob("*/final.safetensors")):
     print(target, target.stat().st_size)
 PY
 cp /tmp/distill/log.jsonl "$OUT/log.jsonl" 2>/dev/null || true
+# Optional: the compiled-session GPU check (benchmarks/gpu_check.py) in what time is left,
+# its files packed into one (the tool brings back at most 8 files).
+if [ -n "${GPU_CHECK_BUDGET:-}" ] && [ -f benchmarks/gpu_check.py ]; then
+    mkdir -p /tmp/gpu_check
+    OUT=/tmp/gpu_check timeout $((GPU_CHECK_BUDGET + 60)) python3 benchmarks/gpu_check.py \
+        --budget "$GPU_CHECK_BUDGET" > /tmp/gpu_check/stdout.log 2>&1
+    tar czf "$OUT/gpu_check.tgz" -C /tmp gpu_check
+fi

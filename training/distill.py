@@ -16,7 +16,7 @@ The recipe (docs/weights.md, "Transfer from Robust Video Matting"):
    change between epochs: they are computed once and kept beside the composites (uint8), on
    disk under ``<out>/cache.pt`` so a resumed run does not recompute them.
 3. **Student.** The paper's network; its MobileNetV3-Large encoder is the teacher's
-   (``core.weights.transfer_rvm_encoder``: same architecture, batch norm folded), the rest
+   (``training.teachers.transfer``: same architecture, batch norm folded), the rest
    random. Loss: the paper's ``L_im + L_tem-agg + L_tem`` against the true alpha and foreground,
    plus ``distill_weight`` x (alpha L1 + Laplacian + teacher-alpha-weighted foreground L1)
    against the teacher.
@@ -397,7 +397,7 @@ def _build_variant(vc: VariantConfig, config: DistillConfig, teacher: nn.Module,
     torch.manual_seed(config.seed)
     network = MattingNetwork()
     if config.transfer_backbone:
-        from core.weights import transfer_rvm_encoder
+        from training.teachers.transfer import transfer_rvm_encoder
 
         transfer_rvm_encoder(network, teacher)
     network.auto_long_side = max(config.data.size)
