@@ -23,6 +23,11 @@ import torch
 
 from hosts.exr.errors import BadInputError, OutputError
 
+# OpenImageIO's reader on the OpenEXR core library reports a damaged file through
+# ``geterror()``; the default (C++ library) path also prints the library's own line to stderr
+# before our message names the file.
+oiio.attribute("openexr:core", 1)
+
 LAYOUTS = ("rgba", "alpha", "layers")
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 PIXEL_TYPES = ("half", "float")

@@ -36,7 +36,7 @@ import core
 from core.model import MEMORY_FRAMES, MattingNetwork
 from core.session import DEFAULT_WEIGHTS, FrameError, MattingSession, auto_downsample_ratio
 from hosts.exr import colour
-from hosts.exr.errors import BadInputError, BatchError, Cancelled, UsageError
+from hosts.exr.errors import BadInputError, BatchError, Cancelled, OutputError, UsageError
 from hosts.exr.io import (
     COMPRESSIONS,
     LAYOUTS,
@@ -106,6 +106,32 @@ class BatchOptions:
                 )
         if self.io_threads < 0 or self.prefetch < 0:
             raise UsageError("io_threads and prefetch must be >= 0")
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """Refuses a device this machine does not have, before any frame is read or any weights
+    are loaded (torch would otherwise fail later with an assertion deep in its CUDA code)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"--device {device}: not a device; use auto, cpu, cuda or cuda:N"
+        ) from None
+    if chosen.type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        why = "is built without CUDA" if torch.version.cuda is None else "finds no CUDA GPU"
+        raise UsageError(
+            f"--device {device}: this torch ({torch.__version__}) {why}; use --device cpu or auto"
+        )
+    count = torch.cuda.device_count()
+    if chosen.index is not None and chosen.index >= count:
+        raise UsageError(f"--device {device}: this machine has {count} CUDA device(s)")
 
 
 @dataclass(frozen=True)
@@ -240,6 +266,7 @@ def process_shot(
             raise UsageError(f"{input_pattern}: names {len(shots)} shots ({names}), not one")
         shot = shots[0]
     check_outputs([shot], options)
+    check_writable([shot], options)
     return run_shot(shot, options, load_model(weights), progress=progress, cancel=cancel)
 
 
@@ -260,6 +287,7 @@ def process(
     options.check()
     shots = find_shots(inputs)
     check_outputs(shots, options)
+    check_writable(shots, options)
     model = load_model(weights)
     reports, failures = [], []
     for shot in shots:
@@ -285,8 +313,11 @@ def frame_set(text: str) -> list[int]:
     expression = re.sub(r"(\d)-(-?\d+):(\d+)", r"\1-\2x\3", str(text).replace(" ", ""))
     try:
         return sorted(set(fileseq.FrameSet(expression)))
-    except (fileseq.ParseException, ValueError) as exc:
-        raise UsageError(f"frames {text!r}: not a frame range ({exc})") from exc
+    except (fileseq.ParseException, ValueError):
+        # fileseq's message is its parser's regular expression: say what is accepted instead.
+        raise UsageError(
+            f"frames {text!r}: not a frame range; use e.g. 1001-1050, 1001-1100x2 or 1001,1005"
+        ) from None
 
 
 def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
@@ -305,6 +336,20 @@ def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
                     f"{owner[real]} and {shot.name} would both write {path}; "
                     "put {name} or {dir} in --output"
                 )
+
+
+def check_writable(shots: Sequence[Shot], options: BatchOptions) -> None:
+    """``OutputError`` for an output folder that cannot be created or written, found before
+    the weights load and the first frame is read."""
+    folders = {output_shot(shot, options.output).path(shot.first).parent for shot in shots}
+    for folder in sorted(folders):
+        existing = folder.absolute()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(f"{folder}: cannot create the output folder ({existing} is a file)")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"{folder}: the output folder is not writable ({existing})")
 
 
 # -- one shot ----------------------------------------------------------------------------

@@ -17,6 +17,12 @@ from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_s
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _cli(capsys, *args) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
@@ -196,4 +202,89 @@ def test_sigterm_then_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tm
     for frame in range(1001, 1013):
         expected = (tmp_path / f"clean/m.{frame}.exr").read_bytes()
         assert (out / f"m.{frame}.exr").read_bytes() == expected, frame
+    assert temp_files(tmp_path) == []
+
+
+# -- errors, not tracebacks: one line and the right exit code, before any expensive work ---
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fails the test if the weights are loaded: the error must come before that."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the weights were loaded before the error was found")
+
+    monkeypatch.setattr("hosts.exr.processor.load_model", refuse)
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.skipif(torch_has_cuda(), reason="this machine has CUDA")
+def test_cuda_on_a_machine_without_it_is_a_usage_error(capsys, shot, weights, no_model):
+    code, _, err = _cli(capsys, shot, "--weights", weights, "--device", "cuda")
+    assert code == errors.EXIT_USAGE
+    assert "--device cuda: this torch" in _one_line(err) and "--device cpu" in err
+    assert not (shot / "matte").exists()
+
+
+def test_a_bad_frame_range_says_what_is_accepted(capsys, shot, weights, no_model):
+    code, _, err = _cli(capsys, shot, "--weights", weights, "--frames", "10a5")
+    assert code == errors.EXIT_USAGE
+    line = _one_line(err)
+    assert "frames '10a5': not a frame range" in line and "1001-1050" in line
+    assert "(?" not in line and "\\Z" not in line  # not fileseq's regular expression
+
+
+def test_emit_openjd_with_missing_weights_exits_2(capsys, shot, tmp_path):
+    template = tmp_path / "job.yaml"
+    code, _, err = _cli(
+        capsys, shot, "--emit-openjd", template, "--weights", tmp_path / "missing.safetensors"
+    )
+    assert code == errors.EXIT_USAGE
+    assert "missing.safetensors: no such weights file" in _one_line(err)
+    assert not template.exists()
+
+
+def test_an_unwritable_output_is_found_before_the_weights_load(capsys, shot, weights, no_model):
+    (shot / "blocker").write_text("a file where the output folder should be")
+    code, _, err = _cli(capsys, shot, "--weights", weights, "-o", shot / "blocker/sub/m.####.exr")
+    assert code == errors.EXIT_OUTPUT
+    assert "cannot create the output folder" in _one_line(err) and "blocker" in err
+
+
+def test_a_damaged_exr_prints_our_message_only(tmp_path, weights):
+    write_shot(tmp_path / "in", 3, height=96, width=96)
+    frame = tmp_path / "in/plate.1002.exr"
+    frame.write_bytes(frame.read_bytes()[:-200])
+    result = subprocess.run(
+        _batch(tmp_path / "in", "--weights", weights, "-q"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == errors.EXIT_BAD_INPUT
+    line = _one_line(result.stderr)  # no line of the OpenEXR library before ours
+    assert line.startswith(f"memmatte: {frame}: truncated or corrupt")
+
+
+def test_a_closed_log_pipe_stops_cleanly_with_exit_141(tmp_path, weights):
+    write_shot(tmp_path / "in", 8)
+    proc = subprocess.Popen(
+        _batch(tmp_path / "in", "--weights", weights, "--log-format", "json"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert json.loads(proc.stdout.readline())["event"] == "shot_start"
+    proc.stdout.close()  # what `| head -1` does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == errors.EXIT_BROKEN_PIPE
+    assert "broken pipe" in _one_line(err) and "--resume" in err
     assert temp_files(tmp_path) == []
