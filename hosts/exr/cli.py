@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="OCIO colour space of the plates (default: file metadata, else scene-linear "
         "Rec.709 for float files and sRGB for integer files); config: $OCIO or ocio://default",
     )
+    p.add_argument(
+        "--channels",
+        metavar="NAMES",
+        help="the plates' colour: three channel names (diffuse.R,diffuse.G,diffuse.B) or a "
+        "layer or part name (diffuse); default: R,G,B, else the rgb/rgba/diffuse layer. "
+        "Every part of a multi-part EXR is searched; no match or several exit 3",
+    )
     layout = p.add_mutually_exclusive_group()
     layout.add_argument("--alpha-only", action="store_true", help="write a single A channel")
     layout.add_argument(
@@ -167,6 +174,7 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         output=args.output,
         frames=args.frames,
         colorspace=args.colorspace,
+        channels=args.channels,
         format=OutputFormat(layout, not args.unpremultiplied, args.pixel_type, args.compression),
         resume=args.resume,
         downsample_ratio=args.downsample_ratio,
@@ -191,6 +199,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     passed = []
     if args.colorspace:
         passed += ["--colorspace", args.colorspace]
+    if args.channels:
+        passed += ["--channels", args.channels]
     if args.alpha_only:
         passed.append("--alpha-only")
     if args.layers:

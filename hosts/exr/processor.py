@@ -42,6 +42,7 @@ from hosts.exr.io import (
     LAYOUTS,
     PIXEL_TYPES,
     OutputFormat,
+    check_channels,
     matte_pixels,
     output_spec,
     read_header,
@@ -66,12 +67,15 @@ class BatchOptions:
     file's metadata or format. compile: ``MattingSession(compile=True)`` (the fastest CPU
     mode after tens of seconds of compiling; chunks stay bit-identical to a whole-shot run
     made the same way). io_threads: reader and writer threads each (0: automatic).
+    channels: which channels are the plates' colour (``hosts.exr.io.select_channels``):
+    None for R, G, B or the ``rgb``/``diffuse`` layer, "A,B,C" or a layer name.
     prefetch: frames read ahead of the network (0: automatic).
     """
 
     output: str | None = None
     frames: str | None = None
     colorspace: str | None = None
+    channels: str | None = None
     format: OutputFormat = field(default_factory=OutputFormat)
     resume: bool = False
     downsample_ratio: float | str = "auto"
@@ -93,6 +97,7 @@ class BatchOptions:
                 raise UsageError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
         if self.frames is not None:
             frame_set(self.frames)
+        check_channels(self.channels)
         if self.colorspace is not None:
             colour.check_space(self.colorspace)
         if self.downsample_ratio != "auto":
@@ -222,6 +227,7 @@ def process_shot(
     weights: str | Path | MattingNetwork | Model | None = None,
     frames: str | None = None,
     colorspace: str | None = None,
+    channels: str | None = None,
     layout: str = "rgba",
     premultiplied: bool = True,
     compression: str = "zip",
@@ -248,6 +254,7 @@ def process_shot(
         output=output_pattern,
         frames=frames,
         colorspace=colorspace,
+        channels=channels,
         format=OutputFormat(layout, premultiplied, pixel_type, compression),
         resume=resume,
         downsample_ratio=downsample_ratio,
@@ -380,7 +387,7 @@ def run_shot(
     emit = _Emitter(progress, shot.name)
     outputs = output_shot(shot, options.output)
     targets = _targets(shot, options.frames, emit)
-    reference = read_header(shot.path(targets[0]))
+    reference = read_header(shot.path(targets[0]), options.channels)
     size = (reference.width, reference.height)
     ratio = (
         auto_downsample_ratio(size[1], size[0], model.network.auto_long_side)
@@ -395,6 +402,7 @@ def run_shot(
         "layout": fmt.layout,
         "premultiplied": fmt.premultiplied,
         "pixel_type": fmt.pixel_type,
+        "channels": options.channels,
     }
 
     done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
@@ -511,7 +519,9 @@ def _complete(
         found = read_stamp(outputs.path(frame))
         if found is None or not shot.path(frame).is_file():
             continue
-        space = options.colorspace or colour.default_space(read_header(shot.path(frame)))
+        space = options.colorspace or colour.default_space(
+            read_header(shot.path(frame), options.channels)
+        )
         if stamp_matches(found, {**stamp, "colorspace": space}):
             complete.append(frame)
     return complete
@@ -537,7 +547,7 @@ def _load(
 ) -> _Loaded:
     frame = shot.frames[index]
     keep_plate = options.format.layout == "layers"
-    plate = read_plate(shot.path(frame), rgb_only=not keep_plate)
+    plate = read_plate(shot.path(frame), rgb_only=not keep_plate, channels=options.channels)
     if plate.size != size:
         raise BadInputError(
             f"{plate.path}: {plate.size[0]}x{plate.size[1]} pixels, but the shot's frames "

@@ -8,11 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.batch import main
 from hosts.exr import errors
 from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_shot
+from tests.hosts.exr.test_io import write_parts
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -288,3 +290,39 @@ def test_a_closed_log_pipe_stops_cleanly_with_exit_141(tmp_path, weights):
     assert proc.returncode == errors.EXIT_BROKEN_PIPE
     assert "broken pipe" in _one_line(err) and "--resume" in err
     assert temp_files(tmp_path) == []
+
+
+# -- which channels are the colour ----------------------------------------------------------
+
+
+def test_colour_in_the_second_part_of_multipart_plates_gives_the_plain_plates_mattes(
+    capsys, tmp_path, weights
+):
+    plain = write_shot(tmp_path / "plain", 3)
+    for path in plain:
+        _, rgb = read_pixels(path)
+        depth = rgb[..., :1] * 0 + 7.0
+        write_parts(
+            tmp_path / "parts" / path.name,
+            [("depth", ("Z",), depth), ("rgba", ("R", "G", "B"), rgb)],
+        )
+    for folder in ("plain", "parts"):
+        code, _, err = _cli(capsys, tmp_path / folder, "--weights", weights, "--device", "cpu")
+        assert code == 0, err
+    for path in plain:
+        expected = read_pixels(path.parent / "matte" / path.name)[1]
+        got = read_pixels(tmp_path / "parts/matte" / path.name)[1]
+        assert got.max() > 0 and np.array_equal(got, expected), path.name
+
+
+@pytest.mark.parametrize("channels", [("Z",), ("Y",), ("R", "G")])
+def test_plates_without_rgb_exit_3_naming_file_and_channels(capsys, tmp_path, weights, channels):
+    pixels = np.ones((8, 8, len(channels)), np.float32)
+    for frame in (1001, 1002):
+        write_image(tmp_path / f"p.{frame}.exr", pixels, channels=channels)
+    code, _, err = _cli(capsys, tmp_path / "p.####.exr", "--weights", weights)
+    assert code == errors.EXIT_BAD_INPUT
+    assert "p.1001.exr: no channels R, G, B" in err and ",".join(channels) in err
+    assert "--channels" in err
+    code, _, err = _cli(capsys, tmp_path / "p.####.exr", "--channels", "R,G")
+    assert code == errors.EXIT_USAGE and "three channel names" in err
