@@ -390,6 +390,8 @@ def _describe(e: Event) -> str:
         return f"warning: {e.path}: {e.message}"
     if e.kind == "warning":
         return f"warning: {e.shot}: {e.message}"
+    if e.kind == "note":
+        return f"{e.shot}: {e.message}"
     if e.kind == "stale_temp":
         return f"removed stale temporary file {e.path}"
     if e.kind == "shot_done":

@@ -491,9 +491,20 @@ def run_shot(
 def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
     """The frames to write. Requested frames outside the shot are dropped with a warning
     (some schedulers' last chunk runs past the end); none inside is a usage error."""
+    if shot.only is not None:
+        first, last = shot.frames[0], shot.frames[-1]
+        emit(
+            Event(
+                "note",
+                shot.name,
+                message=f"named by file: matting frame(s) {_frames_text(shot.only)} of the "
+                f"sequence {first}-{last} on disk, with the two frames before each as memory "
+                f"(as in a whole-shot run); writing only frame(s) {_frames_text(shot.only)}",
+            )
+        )
     if frames is None:
-        return list(shot.frames)
-    in_shot = set(shot.frames)
+        return list(shot.only or shot.frames)
+    in_shot = set(shot.only or shot.frames)
     wanted = frame_set(frames)
     inside = [f for f in wanted if f in in_shot]
     if not inside:
@@ -508,6 +519,10 @@ def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
             )
         )
     return inside
+
+
+def _frames_text(frames: Sequence[int]) -> str:
+    return str(fileseq.FrameSet(list(frames)))
 
 
 def _complete(

@@ -326,3 +326,16 @@ def test_plates_without_rgb_exit_3_naming_file_and_channels(capsys, tmp_path, we
     assert "--channels" in err
     code, _, err = _cli(capsys, tmp_path / "p.####.exr", "--channels", "R,G")
     assert code == errors.EXIT_USAGE and "three channel names" in err
+
+
+def test_a_frame_named_by_its_file_equals_that_frame_of_a_whole_shot_run(capsys, tmp_path, weights):
+    write_shot(tmp_path / "in", 8)
+    common = ["--weights", weights, "--device", "cpu"]
+    code, _, _ = _cli(capsys, tmp_path / "in/plate.####.exr", "-o", f"{tmp_path}/whole/", *common)
+    assert code == 0
+    code, _, err = _cli(capsys, tmp_path / "in/plate.1007.exr", "-o", f"{tmp_path}/one/", *common)
+    assert code == 0, err
+    assert "matting frame(s) 1007 of the sequence 1001-1008" in err
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["plate.1007.exr"]
+    whole = read_pixels(tmp_path / "whole/plate.1007.exr")[1]
+    assert np.array_equal(read_pixels(tmp_path / "one/plate.1007.exr")[1], whole)
