@@ -3,8 +3,9 @@
 Every output is written to ``.<name>.tmp-<pid>.exr`` in its target folder and renamed into
 place with ``os.replace``, so a final file name always holds a complete file, whatever
 happens to the process. Outputs carry a ``memmatte`` string attribute (JSON) recording the
-memmatte version, the weights hash, the downsample ratio and the output settings; resuming
-trusts an existing output only when it opens and its stamp matches the run.
+memmatte version, the weights hash, the downsample ratio, the output settings and how the
+network ran (device, precision, compiled, CPU threads); resuming trusts an existing output
+only when it opens and its stamp matches the run, and refuses one whose stamp differs.
 """
 
 from __future__ import annotations
@@ -40,8 +41,13 @@ STAMP_KEYS = (
     "pixel_type",
     "colorspace",
     "channels",
+    "device",
+    "precision",
+    "compile",
+    "threads",
 )
-"""Stamp fields that change an output's pixels; resume redoes a frame when any differs."""
+"""Stamp fields that change an output's pixels (or its channels); resuming over an output
+whose stamp differs in any of them is refused."""
 
 # Attributes describing the file rather than the picture: never copied to an output.
 _NOT_COPIED = re.compile(r"^(oiio:|compression$|tiles$|openexr:chunkCount$)")

@@ -41,6 +41,7 @@ from hosts.exr.io import (
     COMPRESSIONS,
     LAYOUTS,
     PIXEL_TYPES,
+    STAMP_KEYS,
     OutputFormat,
     check_channels,
     matte_pixels,
@@ -403,6 +404,7 @@ def run_shot(
         "premultiplied": fmt.premultiplied,
         "pixel_type": fmt.pixel_type,
         "channels": options.channels,
+        **_execution(options),
     }
 
     done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
@@ -521,6 +523,28 @@ def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
     return inside
 
 
+def _execution(options: BatchOptions) -> dict[str, object]:
+    """How the network runs, as far as it changes pixels: the device type, the precision,
+    compiled or not, and on the CPU the number of threads (a different thread count sums
+    convolutions in another order and changes ~2 % of pixels by a half-float step)."""
+    import torch
+
+    from core.session import resolve_device, resolve_precision
+
+    device = resolve_device(options.device)
+    try:
+        precision = resolve_precision(options.precision, device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    threads = torch.get_num_threads() if device.type == "cpu" else None
+    return {
+        "device": device.type,
+        "precision": precision,
+        "compile": options.compile,
+        "threads": threads,
+    }
+
+
 def _frames_text(frames: Sequence[int]) -> str:
     return str(fileseq.FrameSet(list(frames)))
 
@@ -528,17 +552,34 @@ def _frames_text(frames: Sequence[int]) -> str:
 def _complete(
     shot: Shot, outputs: Shot, targets: list[int], stamp: dict, options: BatchOptions
 ) -> list[int]:
-    """Targets whose output exists, opens, and was made with these weights and settings."""
+    """Targets whose output exists, opens, and was made with these weights and settings.
+
+    ``UsageError`` when an output was made with other weights or settings (another layout,
+    thread count, ...): resuming would mix them in one shot, or overwrite them with other
+    outputs; the message names the file and the settings that differ.
+    """
     complete = []
     for frame in targets:
-        found = read_stamp(outputs.path(frame))
+        path = outputs.path(frame)
+        found = read_stamp(path)
         if found is None or not shot.path(frame).is_file():
             continue
         space = options.colorspace or colour.default_space(
             read_header(shot.path(frame), options.channels)
         )
-        if stamp_matches(found, {**stamp, "colorspace": space}):
-            complete.append(frame)
+        expected = {**stamp, "colorspace": space}
+        if not stamp_matches(found, expected):
+            changes = ", ".join(
+                f"{key} {found.get(key, 'unknown')!r} there, {expected.get(key)!r} now"
+                for key in STAMP_KEYS
+                if found.get(key) != expected.get(key)
+            )
+            raise UsageError(
+                f"--resume: {path} was written with other settings ({changes}); rerun with "
+                "the same settings (e.g. --threads), another --output, or without --resume "
+                "to replace every frame"
+            )
+        complete.append(frame)
     return complete
 
 

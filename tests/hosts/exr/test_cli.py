@@ -339,3 +339,18 @@ def test_a_frame_named_by_its_file_equals_that_frame_of_a_whole_shot_run(capsys,
     assert [p.name for p in (tmp_path / "one").iterdir()] == ["plate.1007.exr"]
     whole = read_pixels(tmp_path / "whole/plate.1007.exr")[1]
     assert np.array_equal(read_pixels(tmp_path / "one/plate.1007.exr")[1], whole)
+
+
+def test_resume_with_another_thread_count_is_refused(capsys, tmp_path, weights):
+    # One thread and two sum convolutions in another order: ~2 % of pixels differ by a
+    # half-float step, so a shot resumed with another --threads would mix the two.
+    write_shot(tmp_path / "in", 3)
+    out = tmp_path / "out/m.####.exr"
+    common = [tmp_path / "in", "-o", out, "--weights", weights, "--device", "cpu"]
+    code, _, _ = _cli(capsys, *common, "--threads", "1")
+    assert code == 0
+    code, _, err = _cli(capsys, *common, "--threads", "2", "--resume")
+    assert code == errors.EXIT_USAGE
+    assert "m.1001.exr was written with other settings (threads 1 there, 2 now)" in err
+    code, _, err = _cli(capsys, *common, "--threads", "1", "--resume")
+    assert code == 0 and "3 already complete" in err
