@@ -1,7 +1,7 @@
 """The image-sequence processor: plates on disk → one matte EXR per frame.
 
     from hosts.exr import process_shot
-    report = process_shot("shots/plate.####.exr", weights="memmatte.safetensors",
+    report = process_shot("shots/plate.####.exr", weights="checkpoint.safetensors",
                           frames="1001-1050", layout="rgba", resume=True)
 
 Per shot: a pool of reader threads reads, sanitises and colour-converts frames ahead of
