@@ -244,6 +244,23 @@ def test_a_complete_cache_is_reused_not_computed_again(tmp_path, blend, weights)
     assert not list((tmp_path / "memmatte_cache").glob(".*"))  # no staging left
 
 
+def test_cuda_device_without_cuda_is_one_sentence(tmp_path, blend):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 2
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    bpy.context.preferences.addons[ADDON].preferences.device = "cuda"  # the Device setting
+    with pytest.raises(RuntimeError) as caught:
+        bpy.ops.memmatte.matte_scene()
+    expected = "Matting failed: --device cuda: this torch"
+    assert expected in str(caught.value) and "Traceback" not in str(caught.value)
+    assert node.message.startswith(expected) and "--device cpu or auto" in node.message
+
+
 def test_movie_clip_is_rendered_then_matted(tmp_path, blend, weights):
     """A Movie Clip node's footage goes through a background Blender to EXR frames numbered
     by scene frame; the matte of scene frame f is the session's matte of what the clip
