@@ -350,11 +350,13 @@ def _check_cache(scene, node) -> None:
 
 
 def check_scene(scene) -> None:
-    """``check_node`` for every Memmatte node of ``scene``'s compositor."""
+    """``check_node`` for every Memmatte node of ``scene``'s compositor that is not muted (a
+    muted node passes its input through and reads no matte)."""
     from .nodes import iter_nodes
 
     for _tree, node in iter_nodes(scene):
-        check_node(scene, node)
+        if not node.mute:
+            check_node(scene, node)
 
 
 def footage_summary(node) -> str:

@@ -206,6 +206,9 @@ def test_a_render_from_a_missing_or_stale_cache_fails_loudly(tmp_path, blend):
 
     assert operators.check_before_render in bpy.app.handlers.render_pre
     refused("has no matte")
+    node.mute = True  # a muted node reads no matte
+    operators.check_before_render(scene)
+    node.mute = False
     bpy.ops.memmatte.matte_scene()
     operators.check_before_render(scene)
     assert bpy.ops.memmatte.check_cache() == {"FINISHED"}
