@@ -188,6 +188,8 @@ def _options(args: argparse.Namespace) -> BatchOptions:
 
 
 def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) -> int:
+    import torch
+
     from hosts.exr.openjd import MAX_CHUNK, job_template, values_path, write_template
     from hosts.exr.processor import check_outputs
     from hosts.exr.sequence import find_shots
@@ -212,8 +214,10 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     passed += ["--precision", args.precision]
     if args.compile:
         passed.append("--compile")
-    if args.threads:
-        passed += ["--threads", str(args.threads)]
+    # Every task with the same thread count, whatever machine runs it: results depend on it
+    # in the last bits, and --resume refuses outputs written with another (docs/farm.md).
+    threads = args.threads or torch.get_num_threads()
+    passed += ["--threads", str(threads)]
     template, values = job_template(
         shots,
         options,
@@ -225,7 +229,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     path = write_template(args.emit_openjd, template, values)
     out.note(
         "openjd",
-        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}) and its path "
+        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
+        f"{threads}) and its path "
         f"values {values_path(path)}; run locally: openjd run {path} "
         f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'",
     )
