@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import resource
 from pathlib import Path
 
@@ -46,11 +45,6 @@ def peak_rss_mib() -> float:
 
 
 def frame_size_wxh(text: str) -> tuple[int, int]:
-    """``"1920x1080"`` → (1080, 1920): a benchmark's WIDTHxHEIGHT argument, as (height, width)."""
-    try:
-        width, height = frame_size(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"size must be WIDTHxHEIGHT, e.g. 1920x1080; got {text!r}"
-        ) from None
-    return height, width
+    """``"1920x1080"`` → (1080, 1920): a benchmark's WIDTHxHEIGHT argument, as (height, width);
+    ``core.cli.frame_size``, which every memmatte command line now shares."""
+    return frame_size(text)

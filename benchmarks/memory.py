@@ -44,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--counts", default="100,1000")
-    parser.add_argument("--size", default="288x512", help="HEIGHTxWIDTH")
+    parser.add_argument("--size", default="512x288", help="WIDTHxHEIGHT")
     parser.add_argument(
         "--precision", default="auto", help="auto: bf16 where the CPU has bf16 hardware, else fp32"
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    height, width = (int(v) for v in args.size.split("x"))
+    width, height = (int(v) for v in args.size.split("x"))
     if args.precision == "auto":
         sys.path.insert(0, str(ROOT))
         from core.session import cpu_has_native_bf16

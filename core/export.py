@@ -1,19 +1,30 @@
 """Stateless exports for other runtimes (Nuke's Inference node, onnxruntime, TensorRT...).
 
-    python -m core.export --format onnx --size 1080x1920 --ratio 0.25 -o memmatte.onnx
-    python -m core.export --format torchscript --size 1080x1920 --ratio 0.25 -o memmatte.pt
+    python -m core.export --format onnx --size 1920x1080 --ratio 0.25 -o memmatte.onnx
+    python -m core.export --format torchscript --size 1920x1080 --ratio 0.25 -o memmatte.pt
+    python -m core.export --format torchscript --legacy-ops ... -o memmatte.pt  # Nuke 14, 15
 
 The exported graph has one input, frames t-2, t-1 and t stacked as 9 channels
 (1, 9, H, W) float in [0, 1] sRGB, and one output (1, 4, H, W): foreground RGB (not
 premultiplied) and alpha. The frame size and downsample ratio are fixed at export, so the
 graph has no dynamic shapes. At the start of a shot, pass the first frame for the missing
 ones (what Nuke's TimeOffset does when it holds the first frame).
+
+A TorchScript file is loaded by compiling its code against the loading libtorch's operators.
+A trace by this torch calls ``aten::pad`` (new in PyTorch 1.13) and the 13-argument
+``aten::_convolution``, so only hosts on PyTorch 2.x load the default export. ``--legacy-ops``
+traces replicate padding as index selections and rewrites every convolution as the
+7-argument ``aten::conv2d`` and every bilinear resize as the 5-argument
+``aten::upsample_bilinear2d``, leaving only the operators of ``LEGACY_OPS``
+(docs/hosts/nuke.md: which Nuke loads what).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -48,6 +59,113 @@ class StatelessMatting(nn.Module):
         return torch.cat([fgr, pha], dim=1)
 
 
+LEGACY_OPS = frozenset(
+    "aten::" + name
+    for name in [
+        "adaptive_avg_pool2d",
+        "avg_pool2d",
+        "bmm",
+        "cat",
+        "clamp",
+        "conv2d",
+        "div",
+        "expand",
+        "flatten",
+        "hardsigmoid",
+        "hardswish_",
+        "index_select",
+        "mean",
+        "mul",
+        "relu",
+        "relu_",
+        "reshape",
+        "size",
+        "slice",
+        "softmax",
+        "stack",
+        "sub",
+        "transpose",
+        "upsample_bilinear2d",
+        "add",
+    ]
+)
+"""The operators a ``--legacy-ops`` TorchScript graph may call, each with a signature that
+PyTorch 1.12 (Nuke 14 and 15) has; graph plumbing (``prim::``) aside."""
+
+_CONVOLUTION = """
+graph(%x, %w, %b, %stride: int[], %padding: int[], %dilation: int[], %transposed: bool,
+      %output_padding: int[], %groups: int, %benchmark: bool, %deterministic: bool,
+      %cudnn: bool, %tf32: bool):
+    %y = aten::_convolution(%x, %w, %b, %stride, %padding, %dilation, %transposed,
+                            %output_padding, %groups, %benchmark, %deterministic, %cudnn, %tf32)
+    return (%y)"""
+_CONV2D = """
+graph(%x, %w, %b, %stride: int[], %padding: int[], %dilation: int[], %transposed: bool,
+      %output_padding: int[], %groups: int, %benchmark: bool, %deterministic: bool,
+      %cudnn: bool, %tf32: bool):
+    %y = aten::conv2d(%x, %w, %b, %stride, %padding, %dilation, %groups)
+    return (%y)"""
+_UPSAMPLE_VEC = """
+graph(%x, %size: int[], %align: bool, %scales):
+    %y = aten::upsample_bilinear2d(%x, %size, %align, %scales)
+    return (%y)"""
+_UPSAMPLE = """
+graph(%x, %size: int[], %align: bool, %scales):
+    %none : NoneType = prim::Constant()
+    %y = aten::upsample_bilinear2d(%x, %size, %align, %none, %none)
+    return (%y)"""
+
+
+def graph_ops(module: torch.jit.ScriptModule) -> set[str]:
+    """The operators a TorchScript module's forward calls (``aten::conv2d``, ...)."""
+    return {node.kind() for node in module.inlined_graph.nodes()}
+
+
+def _replicate_pad(x: Tensor, pad: tuple[int, ...]) -> Tensor:
+    """``F.pad(x, (left, right, top, bottom), mode="replicate")`` as two index selections
+    (edge rows and columns repeated), with the indices fixed at trace time."""
+    left, right, top, bottom = (int(p) for p in pad)  # fixed at trace time, as the size is
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+    rows = torch.arange(-top, height + bottom).clamp(0, height - 1)
+    cols = torch.arange(-left, width + right).clamp(0, width - 1)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
+@contextlib.contextmanager
+def _legacy_padding() -> Iterator[None]:
+    """While tracing: replicate padding as ``_replicate_pad`` instead of ``aten::pad``. The
+    network's modules call ``F.pad`` through ``torch.nn.functional``, so that name is
+    swapped for the trace only."""
+    original = torch.nn.functional.pad
+
+    def pad(x, pad, mode="constant", value=None):
+        if mode == "replicate" and len(pad) == 4:
+            return _replicate_pad(x, tuple(pad))
+        return original(x, pad, mode, value)
+
+    torch.nn.functional.pad = pad
+    try:
+        yield
+    finally:
+        torch.nn.functional.pad = original
+
+
+def _legacy_rewrite(module: torch.jit.ScriptModule) -> None:
+    """Rewrites a frozen module's convolutions and bilinear resizes to their old signatures."""
+    graph = module.graph
+    for node in graph.findAllNodes("aten::_convolution"):
+        transposed = node.inputsAt(6).node()
+        if transposed.kind() != "prim::Constant" or transposed.output().toIValue():
+            raise ValueError("a transposed or non-constant convolution has no conv2d form")
+    rewrite = torch._C._jit_pass_custom_pattern_based_rewrite_graph
+    rewrite(_CONVOLUTION, _CONV2D, graph)
+    rewrite(_UPSAMPLE_VEC, _UPSAMPLE, graph)
+    left = graph_ops(module) - LEGACY_OPS
+    left = {op for op in left if op.startswith("aten::")}
+    if left:
+        raise ValueError(f"--legacy-ops: operators without an old form: {sorted(left)}")
+
+
 def export(
     network: MattingNetwork,
     path: str | Path,
@@ -57,16 +175,23 @@ def export(
     width: int,
     ratio: float,
     opset: int = 17,
+    legacy_ops: bool = False,
 ) -> Path:
-    """Writes ``network`` as a stateless ONNX or TorchScript graph for (height, width)."""
+    """Writes ``network`` as a stateless ONNX or TorchScript graph for (height, width);
+    ``legacy_ops`` (TorchScript only): only the operators of ``LEGACY_OPS``."""
+    if legacy_ops and fmt != "torchscript":
+        raise ValueError("legacy_ops applies to the torchscript format only")
     model = StatelessMatting(network.float().cpu().eval(), height, width, ratio).eval()
     example = torch.rand(1, 9, height, width)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         if fmt == "torchscript":
-            traced = torch.jit.trace(model, example, check_trace=False)
+            with _legacy_padding() if legacy_ops else contextlib.nullcontext():
+                traced = torch.jit.trace(model, example, check_trace=False)
             traced = torch.jit.freeze(traced)
+            if legacy_ops:
+                _legacy_rewrite(traced)
             torch.jit.save(traced, str(path))
         elif fmt == "onnx":
             torch.onnx.export(
@@ -90,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", choices=["onnx", "torchscript"], required=True)
-    parser.add_argument("--size", type=frame_size, required=True, help="frame size HEIGHTxWIDTH")
+    parser.add_argument(
+        "--size", type=frame_size, required=True, help="frame size WIDTHxHEIGHT, e.g. 1920x1080"
+    )
     parser.add_argument(
         "--ratio",
         type=float,
@@ -100,7 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=None, help="checkpoint (default: bundled)")
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument(
+        "--legacy-ops",
+        action="store_true",
+        help="TorchScript for older libtorch (Nuke 14 and 15, PyTorch 1.12): no aten::pad, "
+        "7-argument conv2d (docs/hosts/nuke.md)",
+    )
     args = parser.parse_args(argv)
+    if args.legacy_ops and args.format != "torchscript":
+        parser.error("--legacy-ops needs --format torchscript")
 
     from core.session import DEFAULT_WEIGHTS, auto_downsample_ratio
     from core.weights import load_network
@@ -121,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         width=width,
         ratio=ratio,
         opset=args.opset,
+        legacy_ops=args.legacy_ops,
     )
-    print(f"wrote {args.output} ({args.format}, {height}x{width}, ratio {ratio:g})")
+    legacy = ", legacy operators" if args.legacy_ops else ""
+    print(f"wrote {args.output} ({args.format}{legacy}, {width}x{height}, ratio {ratio:g})")
     return 0
 
 

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="restamp this existing render instead "
         "(python -m training.synthetic.rendered --sample-shot DIR --seed 995000 "
-        "--frames 24 --size 180x320 --samples 16)",
+        "--frames 24 --size 320x180 --samples 16)",
     )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))

@@ -1,7 +1,7 @@
 """Scores a checkpoint on a matting test set with the metrics of §6.
 
     python -m training.evaluate --weights runs/stage3/final.safetensors --data data/eval \
-        [--ratio 0.25] [--size 1080x1920] [--out eval/stage3]
+        [--ratio 0.25] [--size 1920x1080] [--out eval/stage3]
 
 The test set is a folder of clips, each with the composite the network sees and its ground
 truth, frames paired by name (8- or 16-bit PNG; ``fgr`` may be left out)::
@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ratio", type=float, default=1.0, help="downsample ratio in (0, 1] (default 1)"
     )
-    parser.add_argument("--size", type=frame_size, help="resize every frame to HxW before matting")
+    parser.add_argument(
+        "--size", type=frame_size, help="resize every frame to WIDTHxHEIGHT before matting"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--out", type=Path, help="output folder (default: eval-<weights stem>)")
     args = parser.parse_args(argv)

@@ -103,7 +103,7 @@ def build_test_sets(
                 "--frames",
                 str(frames),
                 "--size",
-                f"{h}x{w}",
+                f"{w}x{h}",
                 "--seed",
                 str(seed),
                 "--layout",

@@ -222,11 +222,14 @@ class Trainer:
                 file=sys.stderr,
             )
         self.precision = precision
-        if self.dist.main:
-            print(f"training on {self.device} in {precision}", file=sys.stderr)
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
         # On the CPU only bf16 autocast helps (AVX-512 bf16); fp16 there is unusably slow.
         self.use_amp = self.amp_dtype is not None and (cuda or self.amp_dtype is torch.bfloat16)
+        if self.dist.main:
+            # The precision it really trains in: fp16 on the CPU runs in fp32.
+            actual = precision if self.use_amp or self.amp_dtype is None else "fp32"
+            note = f" (optim.precision={precision} is CUDA only)" if actual != precision else ""
+            print(f"training on {self.device} in {actual}{note}", file=sys.stderr)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.use_amp and self.amp_dtype is torch.float16
         )

@@ -39,7 +39,9 @@ def matte_scene(
 ) -> list[str]:
     """Computes the matte of every Memmatte node in ``scene``'s compositor, synchronously.
 
-    For render farms and scripts (``blender -b shot.blend --python-expr ...``).
+    For render farms and scripts (``blender -b shot.blend --python-expr ...``). A node whose
+    cache already holds the matte of its current footage and settings is not computed again,
+    so every task of a farm job can call this before rendering its frames.
     python, weights, device: override the add-on preferences (with neither an argument nor
     a preference, memmatte's Python comes from ``$MEMMATTE_PYTHON``). ``report`` receives
     progress lines. Returns the matte folders written; raises ``FootageError`` or
@@ -60,8 +62,20 @@ def matte_scene(
     chosen = dataclasses.replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
     folders = []
     for _tree, node in iter_nodes(scene):
+        # A complete cache of the same footage and settings is reused, not computed again.
         progress = jobs.run(scene, node, chosen, report)
         if progress.state != "done":
             raise WorkerError(progress.message or f"Memmatte '{node.name}': {progress.state}")
         folders.append(str(jobs.cache_folder(scene, node)))
     return folders
+
+
+def check_scene(scene=None) -> None:
+    """Raises ``jobs.CacheError`` (a ``WorkerError``) naming the node when a Memmatte node's
+    cache is missing, incomplete or stale for ``scene``'s frames; what a render-only farm
+    task runs before rendering (also ``bpy.ops.memmatte.check_cache()``)."""
+    import bpy
+
+    from . import jobs
+
+    jobs.check_scene(scene or bpy.context.scene)

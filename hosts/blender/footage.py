@@ -16,6 +16,9 @@ without Blender.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -232,3 +235,61 @@ def find_footage(node: Any) -> Footage:
     if not path_ok:
         raise FootageError(f"'{source.name}': footage file {filepath} does not exist")
     return Footage(node.name, kind, os.path.normpath(filepath), colorspace, user)
+
+
+# -- what a matte was computed from ------------------------------------------------------
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+SAMPLE_BYTES = 1 << 16
+
+
+def file_digest(path: str) -> str:
+    """A hash of a file's size and its first and last 64 KiB: changes when the file is
+    replaced by other footage, not when it is copied, synced or moved (as a full hash would
+    not either, but this reads 128 KiB however large the frame). Cached per size and mtime,
+    so a render that checks every frame reads each file once."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        h = hashlib.sha256(str(stat.st_size).encode())
+        with open(path, "rb") as f:
+            h.update(f.read(SAMPLE_BYTES))
+            if stat.st_size > 2 * SAMPLE_BYTES:
+                f.seek(-SAMPLE_BYTES, os.SEEK_END)
+                h.update(f.read(SAMPLE_BYTES))
+        digest = _DIGESTS[key] = h.hexdigest()
+    return digest
+
+
+def footage_files(footage: Footage, plan: FramePlan) -> list[str]:
+    """The files the matte of ``plan`` is computed from."""
+    if footage.kind != "sequence":
+        return [footage.filepath]
+    if footage.direct:
+        numbers = range(plan.input_frames[0], plan.input_frames[1] + 1)
+    else:
+        first, last = plan.scene_frames
+        numbers = sorted({footage.user.number(f) for f in range(first, last + 1)})
+    return [sequence_path(footage.filepath, n) for n in numbers]
+
+
+def footage_key(footage: Footage, plan: FramePlan) -> str:
+    """What a matte depends on in the footage: its kind, colour space, frame mapping, the
+    frames planned, and each file's name and ``file_digest`` (not its folder, so a synced
+    copy of footage and cache on another machine keeps the key). ``FootageError`` names a
+    missing file."""
+    files = []
+    for path in footage_files(footage, plan):
+        if not os.path.isfile(path):
+            raise FootageError(f"'{footage.node_name}': footage file {path} is missing")
+        files.append((os.path.basename(path), file_digest(path)))
+    data = {
+        "kind": footage.kind,
+        "colorspace": footage.colorspace,
+        "user": dataclasses.asdict(footage.user),
+        "scene_frames": list(plan.scene_frames),
+        "input_frames": list(plan.input_frames),
+        "files": files,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

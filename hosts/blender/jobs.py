@@ -1,8 +1,14 @@
-"""Matte jobs of Memmatte nodes: planning, the running jobs, and applying their results.
+"""Matte jobs of Memmatte nodes: planning, the running jobs, applying their results, and
+checking a cache before a render.
 
 ``start`` turns a node into a running ``MatteJob`` (``worker.py``); ``finish`` applies a
 finished job to its node. Both run on Blender's main thread — the modal operator's timer,
 or ``matte_scene`` for farms — which is the only place Blender data is touched.
+
+A node's cache folder is ``<Cache>/<blend>_<scene>_<node>/``, with a ``memmatte.json``
+manifest of what its mattes were computed from (the footage's files and frame mapping, the
+weights and device). ``run`` reuses a cache whose manifest matches instead of computing
+again; ``check_node`` refuses to render from a missing, incomplete or stale cache.
 """
 
 from __future__ import annotations
@@ -21,14 +27,26 @@ from .footage import (
     Footage,
     FootageError,
     FramePlan,
+    file_digest,
     find_footage,
+    footage_key,
     hash_pattern,
     missing_files,
     plan_frames,
     split_frame_number,
 )
 from .preferences import Settings
-from .worker import MatteJob, Progress, Stage, WorkerError, resolve_python
+from .worker import (
+    MatteJob,
+    Progress,
+    Stage,
+    WorkerError,
+    cache_complete,
+    read_manifest,
+    remove_stale_staging,
+    resolve_python,
+    staging_folder,
+)
 
 EXTRACT_SCRIPT = Path(__file__).with_name("extract.py")
 
@@ -58,7 +76,9 @@ def running(node) -> RunningJob | None:
 
 
 def cache_folder(scene, node) -> Path:
-    """``<node.cache_dir>/<scene>_<node>``; the .blend must be saved for a relative cache."""
+    """``<node.cache_dir>/<blend>_<scene>_<node>``: two .blend files in one folder never
+    share a cache, whatever their scenes and nodes are called. The .blend must be saved for
+    a relative cache."""
     cache_dir = node.cache_dir or "//memmatte_cache/"
     if cache_dir.startswith("//") and not bpy.data.is_saved:
         raise WorkerError(
@@ -66,7 +86,31 @@ def cache_folder(scene, node) -> Path:
             f"({cache_dir}), or give the node an absolute Cache folder"
         )
     root = Path(bpy.path.abspath(cache_dir))
-    return root / bpy.path.clean_name(f"{scene.name}_{node.name}")
+    blend = Path(bpy.data.filepath).stem if bpy.data.filepath else "untitled"
+    return root / bpy.path.clean_name(f"{blend}_{scene.name}_{node.name}")
+
+
+def manifest(footage: Footage, plan: FramePlan, settings: Settings, padding: int) -> dict:
+    """What a node's matte is computed from, as stored in its cache's ``memmatte.json``."""
+    first, last = plan.input_frames
+    weights = "default"
+    if settings.weights:
+        if not os.path.isfile(settings.weights):
+            raise WorkerError(f"the weights file {settings.weights} does not exist")
+        weights = file_digest(settings.weights)
+    return {
+        "footage": footage_key(footage, plan),
+        "settings": {"weights": weights, "device": settings.device},
+        "scene_frames": list(plan.scene_frames),
+        "input_frames": [first, last],
+        "padding": padding,
+        "files": [f"matte.{n:0{padding}d}.exr" for n in range(first, last + 1)],
+    }
+
+
+def _padding(footage: Footage) -> int:
+    """Digits of the matte file names: the footage's for a sequence read directly, else 4."""
+    return len(split_frame_number(footage.filepath)[1]) if footage.direct else 4
 
 
 def _blender_command() -> list[str]:
@@ -164,15 +208,17 @@ def _plan(scene, node, settings: Settings) -> RunningJob:
     footage = find_footage(node)
     plan = plan_frames(footage, scene.frame_start, scene.frame_end)
     destination = cache_folder(scene, node)
-    staging = destination.parent / f".{destination.name}.incoming"
-    shutil.rmtree(staging, ignore_errors=True)  # left by a Blender that crashed mid-job
+    wanted = manifest(footage, plan, settings, _padding(footage))
+    remove_stale_staging(destination)  # left by a Blender of this machine that crashed
+    staging = staging_folder(destination)
+    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         stages, padding = _stages(footage, plan, settings, python, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    job = MatteJob(stages, staging, destination, python=python)
+    job = MatteJob(stages, staging, destination, python=python, manifest=wanted)
     return RunningJob(job, node.id_data.name, node.name, plan, str(destination), padding)
 
 
@@ -209,8 +255,34 @@ def cancel_all() -> None:
 atexit.register(cancel_all)
 
 
+def reuse(scene, node, settings: Settings) -> bool:
+    """Points ``node`` at its cache and returns True when the cache already holds the
+    complete matte of the current footage, frames and settings (nothing to compute)."""
+    from .nodes import apply_matte
+
+    footage = find_footage(node)
+    plan = plan_frames(footage, scene.frame_start, scene.frame_end)
+    folder = cache_folder(scene, node)
+    padding = _padding(footage)
+    if not cache_complete(folder, manifest(footage, plan, settings, padding)):
+        return False
+    apply_matte(node, str(folder), plan, padding)
+    node.message = ""
+    return True
+
+
 def run(scene, node, settings: Settings, report=print) -> Progress:
-    """Computes ``node``'s matte synchronously (farms, scripts); ``report`` gets progress lines."""
+    """Computes ``node``'s matte synchronously (farms, scripts), or reuses its cache when it
+    is complete for the current footage and settings; ``report`` gets progress lines."""
+    if running(node) is None:
+        try:
+            reused = reuse(scene, node, settings)
+        except (FootageError, WorkerError) as error:
+            node.message = str(error)
+            raise
+        if reused:
+            report(f"Memmatte '{node.name}': the cache is complete, not computed again")
+            return Progress("done", "Cached")
     entry = start(scene, node, settings)
     last = [None]
 
@@ -222,6 +294,69 @@ def run(scene, node, settings: Settings, report=print) -> Progress:
 
     entry.job.wait(show)
     return finish(entry)
+
+
+class CacheError(WorkerError):
+    """A render would read a missing, incomplete or stale matte cache."""
+
+
+def check_node(scene, node) -> None:
+    """``CacheError`` (also shown on the node) unless ``node``'s matte cache holds the matte
+    of its current footage for every frame the scene renders."""
+    try:
+        _check_cache(scene, node)
+    except FootageError as error:
+        node.message = str(error)
+        raise CacheError(f"Memmatte '{node.name}': {error}") from error
+    except CacheError as error:
+        node.message = str(error)
+        raise
+
+
+def _check_cache(scene, node) -> None:
+    hint = "compute it (Compute Matte, or bpy.ops.memmatte.matte_scene()) before rendering"
+    image = node.node_tree.nodes["Matte"].image
+    if image is None or node.matte_frames[1] < node.matte_frames[0]:
+        raise CacheError(f"Memmatte '{node.name}' has no matte: {hint}")
+    folder = Path(bpy.path.abspath(image.filepath, library=image.library)).parent
+    found = read_manifest(folder)
+    if found is None:
+        raise CacheError(f"Memmatte '{node.name}': no matte cache in {folder}; {hint}")
+    footage = find_footage(node)
+    plan = plan_frames(footage, scene.frame_start, scene.frame_end)
+    try:
+        first, last = found["scene_frames"]
+        computed = FramePlan((first, last), tuple(found["input_frames"]), plan.matte_user)
+    except (KeyError, TypeError, ValueError):
+        raise CacheError(
+            f"Memmatte '{node.name}': unreadable manifest in {folder}; {hint}"
+        ) from None
+    if not first <= plan.scene_frames[0] <= plan.scene_frames[1] <= last:
+        raise CacheError(
+            f"Memmatte '{node.name}': the scene renders frames {plan.scene_frames[0]}-"
+            f"{plan.scene_frames[1]}, the matte in {folder} covers {first}-{last}; {hint}"
+        )
+    if found.get("footage") != footage_key(footage, computed):
+        raise CacheError(
+            f"Memmatte '{node.name}': the matte in {folder} was computed from other footage "
+            f"or frame settings than the node has now (stale cache); {hint}"
+        )
+    missing = [name for name in found.get("files", ()) if not (folder / name).is_file()]
+    if missing:
+        raise CacheError(
+            f"Memmatte '{node.name}': {len(missing)} matte file(s) missing in {folder}, "
+            f"first {missing[0]}; {hint}"
+        )
+
+
+def check_scene(scene) -> None:
+    """``check_node`` for every Memmatte node of ``scene``'s compositor that is not muted (a
+    muted node passes its input through and reads no matte)."""
+    from .nodes import iter_nodes
+
+    for _tree, node in iter_nodes(scene):
+        if not node.mute:
+            check_node(scene, node)
 
 
 def footage_summary(node) -> str:

@@ -9,6 +9,8 @@ progress bar, and Esc (or the node's Cancel button) kills the worker. Called fro
 
 from __future__ import annotations
 
+import sys
+
 import bpy
 
 from . import jobs
@@ -17,7 +19,7 @@ from .nodes import MemmatteNode, iter_nodes
 from .preferences import settings
 from .worker import WorkerError
 
-USER_ERRORS = (FootageError, WorkerError)
+USER_ERRORS = (FootageError, WorkerError)  # jobs.CacheError is a WorkerError
 
 
 def _find_node(context, tree_name: str, node_name: str):
@@ -180,6 +182,22 @@ class MEMMATTE_OT_matte_scene(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MEMMATTE_OT_check_cache(bpy.types.Operator):
+    """Check that every Memmatte node's cache holds the matte of its current footage for the
+    scene's frames (render farms: fails, and with --python-exit-code 1 exits 1, when not)"""
+
+    bl_idname = "memmatte.check_cache"
+    bl_label = "Check Matte Cache"
+
+    def execute(self, context):
+        try:
+            jobs.check_scene(context.scene)
+        except USER_ERRORS as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 def draw_controls(layout, node, details: bool = False) -> None:
     """The node's Compute/Cancel button, progress and status (node body and sidebar)."""
     entry = jobs.running(node)
@@ -231,7 +249,13 @@ class NODE_PT_memmatte(bpy.types.Panel):
         draw_controls(layout, node, details=True)
 
 
-CLASSES = (MEMMATTE_OT_compute_matte, MEMMATTE_OT_cancel, MEMMATTE_OT_matte_scene, NODE_PT_memmatte)
+CLASSES = (
+    MEMMATTE_OT_compute_matte,
+    MEMMATTE_OT_cancel,
+    MEMMATTE_OT_matte_scene,
+    MEMMATTE_OT_check_cache,
+    NODE_PT_memmatte,
+)
 
 
 @bpy.app.handlers.persistent
@@ -239,13 +263,30 @@ def _on_load(*_args) -> None:
     jobs.cancel_all()
 
 
+@bpy.app.handlers.persistent
+def check_before_render(scene, *_args) -> None:
+    """render_pre: a render from a missing, incomplete or stale matte cache is reported (on
+    the node, on stderr, and as this handler's exception) instead of rendering alpha 0 or 1
+    silently. Blender prints a handler's exception but goes on rendering, so farm jobs also
+    run ``bpy.ops.memmatte.check_cache()`` (or ``matte_scene()``) with --python-exit-code 1
+    before -a, which stops them with exit 1 (docs/hosts/blender.md)."""
+    try:
+        jobs.check_scene(scene)
+    except jobs.CacheError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        raise
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load)
+    bpy.app.handlers.render_pre.append(check_before_render)
 
 
 def unregister() -> None:
+    if check_before_render in bpy.app.handlers.render_pre:
+        bpy.app.handlers.render_pre.remove(check_before_render)
     if _on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load)
     jobs.cancel_all()

@@ -1,7 +1,8 @@
 """Add-on preferences: which Python runs memmatte, with which weights and device.
 
 Blender's Python stays clean: memmatte and torch live in a separate environment (a venv
-with ``pip install memmatte``), named here. "Check" runs that Python in the background and
+with memmatte installed from a checkout or a wheel: ``pip install /path/to/memmatte``), named
+here. "Check" runs that Python in the background and
 says whether it can import memmatte, without freezing the UI.
 """
 
@@ -151,7 +152,7 @@ class MemmattePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "weights")
         layout.prop(self, "device")
         layout.label(
-            text="memmatte runs in this Python, outside Blender: pip install memmatte there"
+            text="memmatte runs in this Python, outside Blender: pip install /path/to/memmatte"
         )
 
 

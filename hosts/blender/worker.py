@@ -7,9 +7,11 @@ memmatte environment — and reads their JSON progress lines on a thread of its 
 thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
 (a modal operator's timer) and updates the UI from there.
 
-Every file is written under a staging folder in the cache; only a finished job moves its
-matte sequence to the destination folder, so a cancelled or failed job leaves the cache as
-it found it. No ``bpy`` import in this module.
+Every file is written under a staging folder of this process in the cache; only a finished
+job moves its matte sequence, with a ``memmatte.json`` manifest of what it was computed from,
+to the destination folder, so a cancelled or failed job leaves the cache as it found it, and
+parallel farm tasks of one .blend never write into each other's folders. No ``bpy`` import
+in this module.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -101,6 +104,60 @@ def resolve_python(setting: str = "") -> str:
     return path
 
 
+MANIFEST = "memmatte.json"
+"""In a cache folder: what its mattes were computed from (``manifest`` of a job)."""
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """A cache folder's manifest, or None when there is none or it does not parse."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def cache_complete(folder: Path, manifest: dict) -> bool:
+    """True when ``folder`` holds a finished matte of exactly ``manifest`` (same footage,
+    settings and frames) with every matte file it lists."""
+    found = read_manifest(folder)
+    if found != manifest:
+        return False
+    return all((folder / name).is_file() for name in manifest.get("files", ()))
+
+
+def staging_folder(destination: Path) -> Path:
+    """This process's staging folder for ``destination``: farm tasks rendering the same
+    .blend at once (on one machine or on several sharing the cache) each get their own."""
+    host = re.sub(r"[^\w.-]", "_", socket.gethostname())
+    return destination.parent / f".{destination.name}.incoming-{host}-{os.getpid()}"
+
+
+def remove_stale_staging(destination: Path) -> None:
+    """Removes staging folders of ``destination`` left by processes of this machine that no
+    longer run (a Blender that crashed mid-job); other machines' are left alone."""
+    host = re.sub(r"[^\w.-]", "_", socket.gethostname())
+    prefix = f".{destination.name}.incoming-{host}-"
+    if not destination.parent.is_dir():
+        return
+    for entry in destination.parent.iterdir():
+        pid = entry.name[len(prefix) :]
+        if entry.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 def parse_event(line: str) -> dict | None:
     """A JSON progress line as a dict; None for anything else a process prints."""
     line = line.strip()
@@ -157,6 +214,8 @@ class MatteJob:
     staging: a folder this job owns (created, then removed whatever happens).
     result: the folder, relative to staging, that the last stage fills with the matte.
     python: memmatte's interpreter, named in error messages.
+    manifest: written as ``memmatte.json`` beside the mattes; when another process has
+    published a complete cache of the same manifest meanwhile, that one is kept.
     """
 
     stages: list[Stage]
@@ -164,6 +223,7 @@ class MatteJob:
     destination: Path
     result: str = "matte"
     python: str = ""
+    manifest: dict | None = None
     cwd: Path | None = None
     on_finish: Callable[[Progress], None] | None = None
     _progress: Progress = field(default_factory=lambda: Progress("running"))
@@ -306,15 +366,28 @@ class MatteJob:
         return explain_failure(stage, self.python, returncode, list(stderr), events)
 
     def _publish(self) -> None:
-        """Replaces ``destination`` by the finished matte folder (two renames, same disk)."""
+        """Replaces ``destination`` by the finished matte folder (two renames, same disk).
+
+        Another task of the same .blend may publish at the same time: a destination that
+        already holds this manifest's complete matte is kept, and a rename that loses a race
+        is retried."""
         produced = self.staging / self.result
         if not produced.is_dir() or not any(produced.iterdir()):
             raise WorkerError(f"the worker finished but wrote no matte frames to {produced}")
-        old = self.staging / "previous"
-        if self.destination.exists():
-            os.replace(self.destination, old)
+        if self.manifest is not None:
+            (produced / MANIFEST).write_text(json.dumps(self.manifest), encoding="utf-8")
         self.destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(produced, self.destination)
+        for attempt in range(10):
+            if self.manifest is not None and cache_complete(self.destination, self.manifest):
+                return
+            try:
+                if self.destination.exists():
+                    os.replace(self.destination, self.staging / f"previous-{attempt}")
+                os.replace(produced, self.destination)
+                return
+            except OSError:  # another task renamed it in between
+                time.sleep(0.05 * (attempt + 1))
+        raise WorkerError(f"could not publish the matte to {self.destination}")
 
     def _kill(self) -> None:
         process = self._process

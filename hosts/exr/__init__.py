@@ -3,7 +3,7 @@
 Command line: ``python -m core.batch shots/*.exr`` (see docs/farm.md). Python:
 
     from hosts.exr import process_shot
-    process_shot("shots/plate.####.exr", weights="memmatte.safetensors", resume=True)
+    process_shot("shots/plate.####.exr", resume=True)  # the bundled weights
 """
 
 from hosts.exr.errors import (

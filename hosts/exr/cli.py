@@ -11,12 +11,13 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -41,6 +42,7 @@ exit codes:
   4    --keep-going: at least one shot failed (all failures listed at the end)
   5    an output could not be written
   130  interrupted by SIGINT, 143 terminated by SIGTERM (rerun with --resume)
+  141  the log's reader closed the pipe (e.g. | head): stopped like SIGINT
 """
 
 
@@ -62,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="OCIO colour space of the plates (default: file metadata, else scene-linear "
         "Rec.709 for float files and sRGB for integer files); config: $OCIO or ocio://default",
+    )
+    p.add_argument(
+        "--channels",
+        metavar="NAMES",
+        help="the plates' colour: three channel names (diffuse.R,diffuse.G,diffuse.B) or a "
+        "layer or part name (diffuse); default: R,G,B, else the rgb/rgba/diffuse layer. "
+        "Every part of a multi-part EXR is searched; no match or several exit 3",
     )
     layout = p.add_mutually_exclusive_group()
     layout.add_argument("--alpha-only", action="store_true", help="write a single A channel")
@@ -118,16 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    out = _Output(args.log_format, args.quiet)
+    cancel = threading.Event()
+    out = _Output(args.log_format, args.quiet, on_broken_pipe=cancel.set)
     try:
         options = _options(args)
+        if args.weights is not None and not args.weights.is_file():
+            raise errors.UsageError(f"--weights {args.weights}: no such weights file")
         if args.threads:
             import torch
 
             torch.set_num_threads(args.threads)
         if args.emit_openjd:
             return _emit_openjd(args, options, out)
-        cancel = threading.Event()
         with _signals(cancel) as received:
             try:
                 report = process(
@@ -140,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             except Cancelled as exc:
                 code = errors.EXIT_TERMINATED if signal.SIGTERM in received else exc.exit_code
+                if out.broken:
+                    code = errors.EXIT_BROKEN_PIPE
+                    exc = Cancelled("the log's reader closed the pipe (broken pipe)")
                 out.error("cancelled", str(exc) + "; rerun with --resume to finish", code)
                 return code
         return out.summary(report)
@@ -160,6 +174,7 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         output=args.output,
         frames=args.frames,
         colorspace=args.colorspace,
+        channels=args.channels,
         format=OutputFormat(layout, not args.unpremultiplied, args.pixel_type, args.compression),
         resume=args.resume,
         downsample_ratio=args.downsample_ratio,
@@ -173,6 +188,8 @@ def _options(args: argparse.Namespace) -> BatchOptions:
 
 
 def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) -> int:
+    import torch
+
     from hosts.exr.openjd import MAX_CHUNK, job_template, values_path, write_template
     from hosts.exr.processor import check_outputs
     from hosts.exr.sequence import find_shots
@@ -184,6 +201,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     passed = []
     if args.colorspace:
         passed += ["--colorspace", args.colorspace]
+    if args.channels:
+        passed += ["--channels", args.channels]
     if args.alpha_only:
         passed.append("--alpha-only")
     if args.layers:
@@ -195,8 +214,10 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     passed += ["--precision", args.precision]
     if args.compile:
         passed.append("--compile")
-    if args.threads:
-        passed += ["--threads", str(args.threads)]
+    # Every task with the same thread count, whatever machine runs it: results depend on it
+    # in the last bits, and --resume refuses outputs written with another (docs/farm.md).
+    threads = args.threads or torch.get_num_threads()
+    passed += ["--threads", str(threads)]
     template, values = job_template(
         shots,
         options,
@@ -208,7 +229,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     path = write_template(args.emit_openjd, template, values)
     out.note(
         "openjd",
-        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}) and its path "
+        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
+        f"{threads}) and its path "
         f"values {values_path(path)}; run locally: openjd run {path} "
         f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'",
     )
@@ -242,8 +264,16 @@ def _signals(cancel: threading.Event) -> Iterator[list[int]]:
 class _Output:
     """Progress bars, text lines or JSON lines, depending on the options and the terminal."""
 
-    def __init__(self, log_format: str, quiet: bool, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        log_format: str,
+        quiet: bool,
+        stream: TextIO | None = None,
+        on_broken_pipe: Callable[[], None] | None = None,
+    ) -> None:
         self.json = log_format == "json"
+        self.broken = False
+        self._on_broken_pipe = on_broken_pipe
         self.quiet = quiet
         self.stream = stream or (sys.stdout if self.json else sys.stderr)
         self.tty = not self.json and not quiet and self.stream.isatty()
@@ -252,6 +282,23 @@ class _Output:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
     def event(self, e: Event) -> None:
+        try:
+            self._event(e)
+        except BrokenPipeError:  # a progress bar's own write
+            self._broken(self.stream)
+
+    def _broken(self, stream: TextIO) -> None:
+        """The reader of the log went away (``| head``): stop like SIGINT, and write nothing
+        more to the closed stream (nor at exit, when Python flushes it)."""
+        self.broken = True
+        if stream is self.stream:
+            self._bar = None
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        if self._on_broken_pipe is not None:
+            self._on_broken_pipe()
+
+    def _event(self, e: Event) -> None:
         if self.json:
             fields = {"shot": e.shot, "frame": e.frame, "path": e.path, "message": e.message}
             if e.kind in ("shot_start", "resume", "frame", "shot_done"):
@@ -319,16 +366,22 @@ class _Output:
     def _json(self, kind: str, **fields) -> None:
         record = {"event": kind, "time": round(time.time(), 3)}
         record.update({k: v for k, v in fields.items() if v is not None and v != ""})
-        self.stream.write(json.dumps(record) + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self._broken(self.stream)
 
     def _line(self, text: str, stream: TextIO | None = None) -> None:
         stream = stream or self.stream
-        if self._bar is not None and stream is self.stream:
-            self._bar.write(text, file=stream)
-        else:
-            stream.write(text + "\n")
-            stream.flush()
+        try:
+            if self._bar is not None and stream is self.stream:
+                self._bar.write(text, file=stream)
+            else:
+                stream.write(text + "\n")
+                stream.flush()
+        except BrokenPipeError:
+            self._broken(stream)
 
 
 def _describe(e: Event) -> str:
@@ -342,6 +395,8 @@ def _describe(e: Event) -> str:
         return f"warning: {e.path}: {e.message}"
     if e.kind == "warning":
         return f"warning: {e.shot}: {e.message}"
+    if e.kind == "note":
+        return f"{e.shot}: {e.message}"
     if e.kind == "stale_temp":
         return f"removed stale temporary file {e.path}"
     if e.kind == "shot_done":

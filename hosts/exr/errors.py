@@ -7,6 +7,7 @@
 4    with --keep-going: at least one shot failed (each failure is listed at the end)
 5    an output could not be written (permissions, full disk)
 130  interrupted (SIGINT), 143 terminated (SIGTERM): stopped cleanly, rerun with --resume
+141  the log's reader went away (broken pipe, e.g. ``| head``): stopped cleanly like SIGINT
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ EXIT_BAD_INPUT = 3
 EXIT_PARTIAL = 4
 EXIT_OUTPUT = 5
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 EXIT_TERMINATED = 143
 
 

@@ -3,8 +3,9 @@
 Every output is written to ``.<name>.tmp-<pid>.exr`` in its target folder and renamed into
 place with ``os.replace``, so a final file name always holds a complete file, whatever
 happens to the process. Outputs carry a ``memmatte`` string attribute (JSON) recording the
-memmatte version, the weights hash, the downsample ratio and the output settings; resuming
-trusts an existing output only when it opens and its stamp matches the run.
+memmatte version, the weights hash, the downsample ratio, the output settings and how the
+network ran (device, precision, compiled, CPU threads); resuming trusts an existing output
+only when it opens and its stamp matches the run, and refuses one whose stamp differs.
 """
 
 from __future__ import annotations
@@ -21,14 +22,32 @@ import numpy as np
 import OpenImageIO as oiio
 import torch
 
-from hosts.exr.errors import BadInputError, OutputError
+from hosts.exr.errors import BadInputError, OutputError, UsageError
+
+# OpenImageIO's reader on the OpenEXR core library reports a damaged file through
+# ``geterror()``; the default (C++ library) path also prints the library's own line to stderr
+# before our message names the file.
+oiio.attribute("openexr:core", 1)
 
 LAYOUTS = ("rgba", "alpha", "layers")
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 PIXEL_TYPES = ("half", "float")
 STAMP_ATTRIBUTE = "memmatte"
-STAMP_KEYS = ("weights", "downsample_ratio", "layout", "premultiplied", "pixel_type", "colorspace")
-"""Stamp fields that change an output's pixels; resume redoes a frame when any differs."""
+STAMP_KEYS = (
+    "weights",
+    "downsample_ratio",
+    "layout",
+    "premultiplied",
+    "pixel_type",
+    "colorspace",
+    "channels",
+    "device",
+    "precision",
+    "compile",
+    "threads",
+)
+"""Stamp fields that change an output's pixels (or its channels); resuming over an output
+whose stamp differs in any of them is refused."""
 
 # Attributes describing the file rather than the picture: never copied to an output.
 _NOT_COPIED = re.compile(r"^(oiio:|compression$|tiles$|openexr:chunkCount$)")
@@ -37,18 +56,20 @@ _TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.exr$")
 
 @dataclass(frozen=True)
 class Plate:
-    """One frame as read: the data window of subimage 0.
+    """One frame as read: the data window of the part (subimage) holding its colour.
 
-    pixels: (H, W, C) channels ``first_channel`` to ``first_channel + C - 1`` of the file
+    pixels: (H, W, C) channels ``first_channel`` to ``first_channel + C - 1`` of that part
     (every channel unless read with ``rgb_only``), in their stored order and values: float16
     when all of them are half in the file, else float32 (integer formats scaled to [0, 1]).
-    spec: the file's header.
+    spec: that part's header. colour: indices in the part of the channels used as R, G, B
+    (None: the channels named R, G, B).
     """
 
     path: Path
     spec: oiio.ImageSpec
     pixels: np.ndarray
     first_channel: int = 0
+    colour: tuple[int, int, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -56,9 +77,10 @@ class Plate:
         return self.spec.width, self.spec.height
 
     def rgb(self) -> np.ndarray:
-        """(H, W, 3) float16 or float32: the R, G, B channels (a grey channel repeated); a
-        view of ``pixels`` when they are adjacent and in order."""
-        r, g, b = (c - self.first_channel for c in rgb_channels(self.spec))
+        """(H, W, 3) float16 or float32: the R, G, B channels; a view of ``pixels`` when they
+        are adjacent and in order."""
+        chosen = self.colour or select_channels(self.path, [self.spec])[1]
+        r, g, b = (c - self.first_channel for c in chosen)
         if (g, b) == (r + 1, r + 2):
             return self.pixels[..., r : r + 3]
         return np.ascontiguousarray(self.pixels[..., [r, g, b]])
@@ -79,56 +101,119 @@ class OutputFormat:
     compression: str = "zip"
 
 
-def rgb_channels(spec: oiio.ImageSpec) -> tuple[int, int, int]:
-    """Indices of R, G, B: channels named R, G, B (any case), else the first three, else
-    the first channel three times (greyscale)."""
-    names = [n.lower() for n in spec.channelnames]
-    if all(c in names for c in "rgb"):
-        return names.index("r"), names.index("g"), names.index("b")
-    if spec.nchannels >= 3:
-        return 0, 1, 2
-    return 0, 0, 0
+COLOUR_LAYERS = ("rgb", "rgba", "diffuse")
+"""Layers taken as the colour when no part has channels named plainly R, G and B."""
 
 
-def read_header(path: Path) -> oiio.ImageSpec:
-    """The header of subimage 0; ``BadInputError`` naming the file if it cannot be opened."""
-    if not path.is_file():
-        raise BadInputError(f"{path}: missing frame")
-    inp = oiio.ImageInput.open(str(path))
-    if inp is None:
-        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+def check_channels(request: str | None) -> None:
+    """``UsageError`` for a ``--channels`` value that is neither three channel names nor a
+    layer name."""
+    if request is None:
+        return
+    names = request.split(",")
+    if "," in request and (len(names) != 3 or not all(n.strip() for n in names)):
+        raise UsageError(
+            f"--channels {request!r}: give three channel names (R,G,B or diffuse.R,diffuse.G,"
+            "diffuse.B) or one layer name (diffuse)"
+        )
+    if not request.strip():
+        raise UsageError("--channels: empty")
+
+
+def select_channels(
+    path: Path, specs: list[oiio.ImageSpec], request: str | None = None
+) -> tuple[int, tuple[int, int, int]]:
+    """(part, (r, g, b)): which part of a file, and which of its channels, are the plate's
+    colour.
+
+    request None: the channels named R, G, B (any case), else those of the layer ``rgb``,
+    ``rgba`` or ``diffuse``. "A,B,C": those three channels. "name": the channels R, G, B of
+    the layer ``name`` (``name.R``, ...) or of the part called ``name``. Every part of a
+    multi-part file is searched; ``BadInputError`` naming the file and its channels when
+    nothing or more than one candidate matches (a depth-only file, colour in two parts,
+    a greyscale or two-channel plate).
+    """
+    if request is not None and "," in request:
+        wanted = [n.strip() for n in request.split(",")]
+        found = _find(specs, wanted)
+        what = f"channels {','.join(wanted)}"
+    elif request is not None:
+        layer = request.strip()
+        found = _find(specs, [f"{layer}.{c}" for c in "RGB"])
+        found += [
+            (s, idx)
+            for s, spec in enumerate(specs)
+            if spec.get_string_attribute("oiio:subimagename") == layer
+            and (idx := _indices(list(spec.channelnames), list("RGB")))
+        ]
+        what = f"a layer or part {layer!r} with R, G, B"
+    else:
+        found = _find(specs, list("RGB"))
+        what = "channels R, G, B"
+        for layer in COLOUR_LAYERS:
+            if found:
+                break
+            found = _find(specs, [f"{layer}.{c}" for c in "RGB"])
+            what = "channels R, G, B or a layer " + ", ".join(COLOUR_LAYERS)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise BadInputError(
+            f"{path}: no {what} (the file has {describe_channels(specs)}); "
+            "choose the colour channels with --channels"
+        )
+    raise BadInputError(
+        f"{path}: {what} found in more than one place ({describe_channels(specs)}); "
+        "choose with --channels, e.g. a layer name"
+    )
+
+
+def describe_channels(specs: list[oiio.ImageSpec]) -> str:
+    """``R,G,B,A`` for a one-part file; ``part 0 'rgba': R,G,B,A; part 1 'depth': Z``."""
+    if len(specs) == 1:
+        return "channels " + ",".join(specs[0].channelnames)
+    return "; ".join(
+        f"part {i} '{spec.get_string_attribute('oiio:subimagename')}': "
+        + ",".join(spec.channelnames)
+        for i, spec in enumerate(specs)
+    )
+
+
+def read_header(path: Path, channels: str | None = None) -> oiio.ImageSpec:
+    """The header of the part holding the plate's colour (``select_channels``);
+    ``BadInputError`` naming the file if it cannot be opened or has no unambiguous colour."""
+    inp = _open(path)
     try:
-        return oiio.ImageSpec(inp.spec())
+        specs = _part_specs(inp)
     finally:
         inp.close()
+    return specs[select_channels(path, specs, channels)[0]]
 
 
-def read_plate(path: Path, rgb_only: bool = False) -> Plate:
-    """Reads subimage 0: every channel, or with ``rgb_only`` the fewest adjacent channels
-    that hold R, G and B. ``BadInputError`` naming the file when it is missing, truncated or
-    corrupt."""
-    if not path.is_file():
-        raise BadInputError(f"{path}: missing frame")
-    inp = oiio.ImageInput.open(str(path))
-    if inp is None:
-        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+def read_plate(path: Path, rgb_only: bool = False, channels: str | None = None) -> Plate:
+    """Reads the part holding the colour (``select_channels`` with ``channels``): every
+    channel, or with ``rgb_only`` the fewest adjacent channels that hold R, G and B.
+    ``BadInputError`` naming the file when it is missing, truncated or corrupt, or has no
+    unambiguous colour channels."""
+    inp = _open(path)
     try:
-        spec = oiio.ImageSpec(inp.spec())
+        specs = _part_specs(inp)
+        part, colour = select_channels(path, specs, channels)
+        spec = specs[part]
         if spec.depth > 1:
             raise BadInputError(f"{path}: volume images are not supported")
         first, stop = 0, spec.nchannels
         if rgb_only:
-            channels = rgb_channels(spec)
-            first, stop = min(channels), max(channels) + 1
+            first, stop = min(colour), max(colour) + 1
         # Half stays half: no conversion while reading, and the colour tables index it.
         half = all(_channel_type(spec, c) == oiio.BASETYPE.HALF for c in range(first, stop))
-        pixels = inp.read_image(0, 0, first, stop, oiio.HALF if half else oiio.FLOAT)
+        pixels = inp.read_image(part, 0, first, stop, oiio.HALF if half else oiio.FLOAT)
         if pixels is None:
             raise BadInputError(f"{path}: truncated or corrupt ({_clean(inp.geterror())})")
     finally:
         inp.close()
     pixels = np.asarray(pixels).reshape(spec.height, spec.width, stop - first)
-    return Plate(path, spec, pixels, first)
+    return Plate(path, spec, pixels, first, colour)
 
 
 def matte_pixels(
@@ -280,6 +365,44 @@ def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
 
 
 # -- internals ---------------------------------------------------------------------------
+
+
+def _open(path: Path) -> oiio.ImageInput:
+    if not path.is_file():
+        raise BadInputError(f"{path}: missing frame")
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+    return inp
+
+
+def _part_specs(inp: oiio.ImageInput) -> list[oiio.ImageSpec]:
+    """The header of every part (subimage) of an open file."""
+    specs = []
+    while inp.seek_subimage(len(specs), 0):
+        specs.append(oiio.ImageSpec(inp.spec()))
+    inp.geterror()  # seeking past the last part sets an error; clear it
+    return specs
+
+
+def _indices(names: list[str], wanted: list[str]) -> tuple[int, int, int] | None:
+    """Indices of ``wanted`` in ``names``: exact names, else ignoring case."""
+    for fold in (False, True):
+        keys = [n.lower() for n in names] if fold else names
+        want = [w.lower() for w in wanted] if fold else wanted
+        if all(w in keys for w in want):
+            r, g, b = (keys.index(w) for w in want)
+            return r, g, b
+    return None
+
+
+def _find(specs: list[oiio.ImageSpec], wanted: list[str]) -> list[tuple[int, tuple[int, int, int]]]:
+    """(part, indices) of every part that has the channels ``wanted``."""
+    return [
+        (s, idx)
+        for s, spec in enumerate(specs)
+        if (idx := _indices(list(spec.channelnames), wanted))
+    ]
 
 
 def _channel_type(spec: oiio.ImageSpec, channel: int) -> oiio.BASETYPE:

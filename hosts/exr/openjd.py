@@ -102,7 +102,7 @@ def job_template(
         ]
         values[f"Input{suffix}"] = os.path.abspath(shot.pattern())
         values[f"Output{suffix}"] = os.path.abspath(_output_pattern(out))
-        frames = frame_set(options.frames) if options.frames else list(shot.frames)
+        frames = frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
         args = [
             "-m",
             "core.batch",

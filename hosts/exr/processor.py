@@ -1,7 +1,7 @@
 """The image-sequence processor: plates on disk → one matte EXR per frame.
 
     from hosts.exr import process_shot
-    report = process_shot("shots/plate.####.exr", weights="memmatte.safetensors",
+    report = process_shot("shots/plate.####.exr", weights="checkpoint.safetensors",
                           frames="1001-1050", layout="rgba", resume=True)
 
 Per shot: a pool of reader threads reads, sanitises and colour-converts frames ahead of
@@ -36,12 +36,14 @@ import core
 from core.model import MEMORY_FRAMES, MattingNetwork
 from core.session import DEFAULT_WEIGHTS, FrameError, MattingSession, auto_downsample_ratio
 from hosts.exr import colour
-from hosts.exr.errors import BadInputError, BatchError, Cancelled, UsageError
+from hosts.exr.errors import BadInputError, BatchError, Cancelled, OutputError, UsageError
 from hosts.exr.io import (
     COMPRESSIONS,
     LAYOUTS,
     PIXEL_TYPES,
+    STAMP_KEYS,
     OutputFormat,
+    check_channels,
     matte_pixels,
     output_spec,
     read_header,
@@ -66,12 +68,15 @@ class BatchOptions:
     file's metadata or format. compile: ``MattingSession(compile=True)`` (the fastest CPU
     mode after tens of seconds of compiling; chunks stay bit-identical to a whole-shot run
     made the same way). io_threads: reader and writer threads each (0: automatic).
+    channels: which channels are the plates' colour (``hosts.exr.io.select_channels``):
+    None for R, G, B or the ``rgb``/``diffuse`` layer, "A,B,C" or a layer name.
     prefetch: frames read ahead of the network (0: automatic).
     """
 
     output: str | None = None
     frames: str | None = None
     colorspace: str | None = None
+    channels: str | None = None
     format: OutputFormat = field(default_factory=OutputFormat)
     resume: bool = False
     downsample_ratio: float | str = "auto"
@@ -93,6 +98,7 @@ class BatchOptions:
                 raise UsageError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
         if self.frames is not None:
             frame_set(self.frames)
+        check_channels(self.channels)
         if self.colorspace is not None:
             colour.check_space(self.colorspace)
         if self.downsample_ratio != "auto":
@@ -106,6 +112,32 @@ class BatchOptions:
                 )
         if self.io_threads < 0 or self.prefetch < 0:
             raise UsageError("io_threads and prefetch must be >= 0")
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """Refuses a device this machine does not have, before any frame is read or any weights
+    are loaded (torch would otherwise fail later with an assertion deep in its CUDA code)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"--device {device}: not a device; use auto, cpu, cuda or cuda:N"
+        ) from None
+    if chosen.type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        why = "is built without CUDA" if torch.version.cuda is None else "finds no CUDA GPU"
+        raise UsageError(
+            f"--device {device}: this torch ({torch.__version__}) {why}; use --device cpu or auto"
+        )
+    count = torch.cuda.device_count()
+    if chosen.index is not None and chosen.index >= count:
+        raise UsageError(f"--device {device}: this machine has {count} CUDA device(s)")
 
 
 @dataclass(frozen=True)
@@ -196,6 +228,7 @@ def process_shot(
     weights: str | Path | MattingNetwork | Model | None = None,
     frames: str | None = None,
     colorspace: str | None = None,
+    channels: str | None = None,
     layout: str = "rgba",
     premultiplied: bool = True,
     compression: str = "zip",
@@ -222,6 +255,7 @@ def process_shot(
         output=output_pattern,
         frames=frames,
         colorspace=colorspace,
+        channels=channels,
         format=OutputFormat(layout, premultiplied, pixel_type, compression),
         resume=resume,
         downsample_ratio=downsample_ratio,
@@ -240,6 +274,7 @@ def process_shot(
             raise UsageError(f"{input_pattern}: names {len(shots)} shots ({names}), not one")
         shot = shots[0]
     check_outputs([shot], options)
+    check_writable([shot], options)
     return run_shot(shot, options, load_model(weights), progress=progress, cancel=cancel)
 
 
@@ -260,6 +295,7 @@ def process(
     options.check()
     shots = find_shots(inputs)
     check_outputs(shots, options)
+    check_writable(shots, options)
     model = load_model(weights)
     reports, failures = [], []
     for shot in shots:
@@ -285,8 +321,11 @@ def frame_set(text: str) -> list[int]:
     expression = re.sub(r"(\d)-(-?\d+):(\d+)", r"\1-\2x\3", str(text).replace(" ", ""))
     try:
         return sorted(set(fileseq.FrameSet(expression)))
-    except (fileseq.ParseException, ValueError) as exc:
-        raise UsageError(f"frames {text!r}: not a frame range ({exc})") from exc
+    except (fileseq.ParseException, ValueError):
+        # fileseq's message is its parser's regular expression: say what is accepted instead.
+        raise UsageError(
+            f"frames {text!r}: not a frame range; use e.g. 1001-1050, 1001-1100x2 or 1001,1005"
+        ) from None
 
 
 def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
@@ -305,6 +344,20 @@ def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
                     f"{owner[real]} and {shot.name} would both write {path}; "
                     "put {name} or {dir} in --output"
                 )
+
+
+def check_writable(shots: Sequence[Shot], options: BatchOptions) -> None:
+    """``OutputError`` for an output folder that cannot be created or written, found before
+    the weights load and the first frame is read."""
+    folders = {output_shot(shot, options.output).path(shot.first).parent for shot in shots}
+    for folder in sorted(folders):
+        existing = folder.absolute()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(f"{folder}: cannot create the output folder ({existing} is a file)")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"{folder}: the output folder is not writable ({existing})")
 
 
 # -- one shot ----------------------------------------------------------------------------
@@ -335,7 +388,7 @@ def run_shot(
     emit = _Emitter(progress, shot.name)
     outputs = output_shot(shot, options.output)
     targets = _targets(shot, options.frames, emit)
-    reference = read_header(shot.path(targets[0]))
+    reference = read_header(shot.path(targets[0]), options.channels)
     size = (reference.width, reference.height)
     ratio = (
         auto_downsample_ratio(size[1], size[0], model.network.auto_long_side)
@@ -350,6 +403,8 @@ def run_shot(
         "layout": fmt.layout,
         "premultiplied": fmt.premultiplied,
         "pixel_type": fmt.pixel_type,
+        "channels": options.channels,
+        **_execution(options),
     }
 
     done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
@@ -438,9 +493,20 @@ def run_shot(
 def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
     """The frames to write. Requested frames outside the shot are dropped with a warning
     (some schedulers' last chunk runs past the end); none inside is a usage error."""
+    if shot.only is not None:
+        first, last = shot.frames[0], shot.frames[-1]
+        emit(
+            Event(
+                "note",
+                shot.name,
+                message=f"named by file: matting frame(s) {_frames_text(shot.only)} of the "
+                f"sequence {first}-{last} on disk, with the two frames before each as memory "
+                f"(as in a whole-shot run); writing only frame(s) {_frames_text(shot.only)}",
+            )
+        )
     if frames is None:
-        return list(shot.frames)
-    in_shot = set(shot.frames)
+        return list(shot.only or shot.frames)
+    in_shot = set(shot.only or shot.frames)
     wanted = frame_set(frames)
     inside = [f for f in wanted if f in in_shot]
     if not inside:
@@ -457,18 +523,63 @@ def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
     return inside
 
 
+def _execution(options: BatchOptions) -> dict[str, object]:
+    """How the network runs, as far as it changes pixels: the device type, the precision,
+    compiled or not, and on the CPU the number of threads (a different thread count sums
+    convolutions in another order and changes ~2 % of pixels by a half-float step)."""
+    import torch
+
+    from core.session import resolve_device, resolve_precision
+
+    device = resolve_device(options.device)
+    try:
+        precision = resolve_precision(options.precision, device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    threads = torch.get_num_threads() if device.type == "cpu" else None
+    return {
+        "device": device.type,
+        "precision": precision,
+        "compile": options.compile,
+        "threads": threads,
+    }
+
+
+def _frames_text(frames: Sequence[int]) -> str:
+    return str(fileseq.FrameSet(list(frames)))
+
+
 def _complete(
     shot: Shot, outputs: Shot, targets: list[int], stamp: dict, options: BatchOptions
 ) -> list[int]:
-    """Targets whose output exists, opens, and was made with these weights and settings."""
+    """Targets whose output exists, opens, and was made with these weights and settings.
+
+    ``UsageError`` when an output was made with other weights or settings (another layout,
+    thread count, ...): resuming would mix them in one shot, or overwrite them with other
+    outputs; the message names the file and the settings that differ.
+    """
     complete = []
     for frame in targets:
-        found = read_stamp(outputs.path(frame))
+        path = outputs.path(frame)
+        found = read_stamp(path)
         if found is None or not shot.path(frame).is_file():
             continue
-        space = options.colorspace or colour.default_space(read_header(shot.path(frame)))
-        if stamp_matches(found, {**stamp, "colorspace": space}):
-            complete.append(frame)
+        space = options.colorspace or colour.default_space(
+            read_header(shot.path(frame), options.channels)
+        )
+        expected = {**stamp, "colorspace": space}
+        if not stamp_matches(found, expected):
+            changes = ", ".join(
+                f"{key} {found.get(key, 'unknown')!r} there, {expected.get(key)!r} now"
+                for key in STAMP_KEYS
+                if found.get(key) != expected.get(key)
+            )
+            raise UsageError(
+                f"--resume: {path} was written with other settings ({changes}); rerun with "
+                "the same settings (e.g. --threads), another --output, or without --resume "
+                "to replace every frame"
+            )
+        complete.append(frame)
     return complete
 
 
@@ -492,7 +603,7 @@ def _load(
 ) -> _Loaded:
     frame = shot.frames[index]
     keep_plate = options.format.layout == "layers"
-    plate = read_plate(shot.path(frame), rgb_only=not keep_plate)
+    plate = read_plate(shot.path(frame), rgb_only=not keep_plate, channels=options.channels)
     if plate.size != size:
         raise BadInputError(
             f"{plate.path}: {plate.size[0]}x{plate.size[1]} pixels, but the shot's frames "

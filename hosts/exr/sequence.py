@@ -14,6 +14,7 @@ defines the shot exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import itertools
 import math
@@ -48,6 +49,8 @@ class Shot:
 
     frames: the shot's frame numbers in order (first to last at a constant step). A single
     file without a frame number is a one-frame shot with ``numbered=False``.
+    only: the frames to write when the shot was named by some of its files
+    (``plate.1007.exr``): the others are read only as those frames' memory. None: all.
     """
 
     dirname: str
@@ -56,6 +59,7 @@ class Shot:
     zfill: int
     frames: tuple[int, ...]
     numbered: bool = True
+    only: tuple[int, ...] | None = None
 
     def path(self, frame: int) -> Path:
         if not self.numbered:
@@ -86,7 +90,10 @@ class Shot:
         frames = f"{self.first}-{self.last}" if len(self.frames) > 1 else f"{self.first}"
         if self.step != 1:
             frames += f"x{self.step}"
-        return f"{self.dirname}{self.basename}{hashes}{self.extension} ({frames})"
+        name = f"{self.dirname}{self.basename}{hashes}{self.extension} ({frames})"
+        if self.only is not None:
+            name += f", frame{'s' if len(self.only) > 1 else ''} {_ranges(self.only)}"
+        return name
 
     def pattern(self) -> str:
         """The shot as one explicit-range pattern, e.g. ``/shots/plate.1001-1100@@@@.exr``;
@@ -111,6 +118,7 @@ def find_shots(arguments: Sequence[str]) -> list[Shot]:
     when an argument matches no file, ``UsageError`` for an unparsable pattern."""
     shots: dict[tuple[str, str, str], Shot] = {}
     loose: list[str] = []
+    on_disk: dict[str, fileseq.FileSequence | None] = {}
     for arg in arguments:
         if _GLOB_CHARS & set(arg):
             matches = [m for m in sorted(glob.glob(arg)) if _is_image(m)]
@@ -125,14 +133,23 @@ def find_shots(arguments: Sequence[str]) -> list[Shot]:
                 raise BadInputError(f"{arg}: the folder holds no image files")
             loose.extend(matches)
         elif os.path.isfile(arg):
-            loose.append(arg)
+            framed = _frame_of_sequence(arg, on_disk)
+            if framed is None:
+                loose.append(arg)
+            else:
+                _add(shots, framed)
         elif _has_padding(arg):
             _add(shots, _pattern_shot(arg))
         else:
             raise BadInputError(f"{arg}: no such file")
     for seq in fileseq.findSequencesInList(loose):
         _add(shots, _disk_shot(seq))
-    return list(shots.values())
+    # Every file of a sequence named one by one (what a shell expands shots/*.exr to) is the
+    # whole sequence.
+    return [
+        dataclasses.replace(s, only=None) if s.only is not None and s.only == s.frames else s
+        for s in shots.values()
+    ]
 
 
 def output_shot(shot: Shot, pattern: str | None) -> Shot:
@@ -153,6 +170,7 @@ def output_shot(shot: Shot, pattern: str | None) -> Shot:
             shot.zfill,
             shot.frames,
             shot.numbered,
+            shot.only,
         )
     folder = shot.dirname.rstrip("/\\") or "."
     try:
@@ -163,7 +181,7 @@ def output_shot(shot: Shot, pattern: str | None) -> Shot:
         ) from exc
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         base = os.path.join(text, "")
-        return Shot(base, shot.basename, ".exr", shot.zfill, shot.frames, shot.numbered)
+        return Shot(base, shot.basename, ".exr", shot.zfill, shot.frames, shot.numbered, shot.only)
     try:
         seq = fileseq.FileSequence(text, pad_style=fileseq.PAD_STYLE_HASH1)
     except fileseq.ParseException as exc:
@@ -173,12 +191,20 @@ def output_shot(shot: Shot, pattern: str | None) -> Shot:
     if seq.frameSet() is not None:
         raise UsageError(f"--output {pattern!r}: give a padding (####), not a frame range")
     numbered = bool(seq.padding())
-    if not numbered and len(shot.frames) > 1:
+    if not numbered and len(shot.only or shot.frames) > 1:
         raise UsageError(
             f"--output {pattern!r}: {shot.name} has {len(shot.frames)} frames; "
             "the output pattern needs a frame number such as ####"
         )
-    return Shot(seq.dirname(), seq.basename(), seq.extension(), seq.zfill(), shot.frames, numbered)
+    return Shot(
+        seq.dirname(),
+        seq.basename(),
+        seq.extension(),
+        seq.zfill(),
+        shot.frames,
+        numbered,
+        shot.only,
+    )
 
 
 # -- internals ---------------------------------------------------------------------------
@@ -227,6 +253,34 @@ def _disk_shot(seq: fileseq.FileSequence) -> Shot:
     return Shot(seq.dirname(), seq.basename(), seq.extension(), seq.zfill(), _full_range(frameset))
 
 
+def _frame_of_sequence(path: str, on_disk: dict) -> Shot | None:
+    """``plate.1007.exr`` as frame 1007 of the sequence on disk it belongs to (so its matte
+    has frames 1005 and 1006 as memory, as in a whole-shot run), or None when the file has
+    no ``.1007``/``_1007`` frame number or is alone."""
+    try:
+        seq = fileseq.FileSequence(path)
+    except fileseq.ParseException:
+        return None
+    frames = seq.frameSet()
+    if frames is None or not seq.padding() or not seq.basename().endswith((".", "_")):
+        return None
+    pattern = f"{seq.dirname()}{seq.basename()}{'@' * seq.zfill()}{seq.extension()}"
+    if pattern not in on_disk:
+        try:
+            on_disk[pattern] = fileseq.findSequenceOnDisk(pattern)
+        except fileseq.FileSeqException:
+            on_disk[pattern] = None
+    found = on_disk[pattern]
+    if found is None or len(found) < 2:
+        return None
+    shot = _disk_shot(found)
+    return dataclasses.replace(shot, only=tuple(frames))
+
+
+def _ranges(frames: tuple[int, ...]) -> str:
+    return str(fileseq.FrameSet(list(frames)))
+
+
 def _full_range(found: Iterable[int]) -> tuple[int, ...]:
     frames = sorted(set(found))
     step = 0
@@ -242,4 +296,9 @@ def _add(shots: dict[tuple[str, str, str], Shot], shot: Shot) -> None:
         shots[key] = shot
     elif known.numbered and shot.numbered:
         frames = _full_range(known.frames + shot.frames)
-        shots[key] = Shot(known.dirname, known.basename, known.extension, known.zfill, frames, True)
+        only = None
+        if known.only is not None and shot.only is not None:
+            only = tuple(sorted(set(known.only + shot.only)))
+        shots[key] = Shot(
+            known.dirname, known.basename, known.extension, known.zfill, frames, True, only
+        )

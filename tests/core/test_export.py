@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import MattingSession
-from core.export import main
+from core.export import LEGACY_OPS, graph_ops, main
 from core.weights import save_weights
 
 H, W = 48, 80
@@ -40,7 +40,7 @@ def _reference(checkpoint, frames, ratio):
 @pytest.mark.parametrize("ratio", [1.0, 0.5])
 def test_onnx_matches_the_session(checkpoint, tmp_path, ratio):
     out = tmp_path / "m.onnx"
-    args = ["--format", "onnx", "--size", f"{H}x{W}", "--ratio", str(ratio)]
+    args = ["--format", "onnx", "--size", f"{W}x{H}", "--ratio", str(ratio)]
     assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
     model = onnx.load(str(out))
     assert [i.name for i in model.graph.input] == ["frames"]
@@ -59,7 +59,7 @@ def test_onnx_matches_the_session(checkpoint, tmp_path, ratio):
 
 def test_torchscript_loads_with_jit_and_matches(checkpoint, tmp_path):
     out = tmp_path / "m.pt"
-    args = ["--format", "torchscript", "--size", f"{H}x{W}", "--ratio", "0.5"]
+    args = ["--format", "torchscript", "--size", f"{W}x{H}", "--ratio", "0.5"]
     assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
     model = torch.jit.load(str(out))
     frames = _clip()
@@ -73,4 +73,51 @@ def test_torchscript_loads_with_jit_and_matches(checkpoint, tmp_path):
 def test_bad_size_is_a_usage_error(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--format", "onnx", "--size", "1080", "--weights", str(checkpoint), "-o", "x"])
-    assert "HEIGHTxWIDTH" in capsys.readouterr().err
+    assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_size_is_width_by_height(checkpoint, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    assert main(["--format", "torchscript", "--size", "80x48", "--ratio", "1", "--weights",
+                 str(checkpoint), "-o", str(out)]) == 0  # fmt: skip
+    assert "80x48" in capsys.readouterr().out
+    with torch.no_grad():
+        assert torch.jit.load(str(out))(torch.rand(1, 9, 48, 80)).shape == (1, 4, 48, 80)
+
+
+def _op_inputs(model, kind: str) -> set[int]:
+    return {len(list(n.inputs())) for n in model.inlined_graph.nodes() if n.kind() == kind}
+
+
+def test_default_torchscript_needs_a_recent_libtorch(checkpoint, tmp_path):
+    out = tmp_path / "m.pt"
+    args = ["--format", "torchscript", "--size", f"{W}x{H}", "--ratio", "0.5"]
+    assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
+    ops = graph_ops(torch.jit.load(str(out)))
+    assert {"aten::pad", "aten::_convolution"} <= ops  # what Nuke 13-15 cannot load
+
+
+def test_legacy_torchscript_uses_only_old_operators_and_matches(checkpoint, tmp_path):
+    out = tmp_path / "m.pt"
+    args = ["--format", "torchscript", "--legacy-ops", "--size", f"{W}x{H}", "--ratio", "0.5"]
+    assert main([*args, "--weights", str(checkpoint), "-o", str(out)]) == 0
+    model = torch.jit.load(str(out))
+    aten = {op for op in graph_ops(model) if not op.startswith("prim::")}
+    assert aten <= LEGACY_OPS, sorted(aten - LEGACY_OPS)
+    assert not {"aten::pad", "aten::_convolution"} & aten
+    assert _op_inputs(model, "aten::conv2d") == {7}
+    assert _op_inputs(model, "aten::upsample_bilinear2d") == {5}
+    assert "torch.pad(" not in model.code and "_convolution(" not in model.code
+    frames = _clip()
+    reference = _reference(checkpoint, frames, 0.5)
+    with torch.no_grad():
+        for t in (0, 2, 3):
+            result = model(torch.from_numpy(_stacked(frames, t))).numpy()
+            assert np.abs(result[0, 3] - reference[t].alpha).max() <= 1e-4
+            assert np.abs(result[0, :3].transpose(1, 2, 0) - reference[t].foreground).max() <= 1e-4
+
+
+def test_legacy_ops_need_torchscript(checkpoint, capsys):
+    with pytest.raises(SystemExit):
+        main(["--format", "onnx", "--legacy-ops", "--size", "80x48", "-o", "x"])
+    assert "--legacy-ops needs --format torchscript" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def test_resizes_with_size_and_works_without_foregrounds(test_set, tmp_path):
         shutil.rmtree(clip / "fgr")
     out = tmp_path / "out"
     assert (
-        main(["--weights", str(weights), "--data", str(copy), "--size", "32x40", "--out", str(out)])
+        main(["--weights", str(weights), "--data", str(copy), "--size", "40x32", "--out", str(out)])
         == 0
     )
     header = (out / "clips.csv").read_text().splitlines()[0]

@@ -238,7 +238,7 @@ def test_evaluation_layout_is_lossless_png(tmp_path):
 def test_cli_writes_evaluation_layout_and_contact_sheet(tmp_path, capsys):
     out = tmp_path / "eval"
     sheet = tmp_path / "sheet.png"
-    argv = ["--out", str(out), "--clips", "2", "--frames", "2", "--size", "32x48"]
+    argv = ["--out", str(out), "--clips", "2", "--frames", "2", "--size", "48x32"]
     assert main([*argv, "--seed", "4", "--layout", "evaluation"]) == 0
     assert _tree(out) == {
         f"{clip}/{kind}/{frame}.png"

@@ -329,6 +329,13 @@ def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it(
     assert trainer.use_amp is (expected == "bf16")
 
 
+def test_fp16_on_the_cpu_says_it_trains_in_fp32(clips, tmp_path, capsys):
+    config = tiny_config(clips, tmp_path / "run", optim={"precision": "fp16", "lr_rest": 1e-4})
+    trainer = Trainer(load_config(write_config(tmp_path / "p.toml", config)))
+    assert not trainer.use_amp  # what it does: no autocast, fp32
+    assert "training on cpu in fp32 (optim.precision=fp16 is CUDA only)" in capsys.readouterr().err
+
+
 def test_frozen_groups_stay_put_and_stage3_trains_the_guided_filter(clips, tmp_path):
     def refiner_change(**sections) -> tuple[float, float, set[str]]:
         run_dir = tmp_path / str(len(list(tmp_path.iterdir())))

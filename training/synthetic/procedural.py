@@ -1,7 +1,7 @@
 """Seeded 2D procedural video-matting clips (no Blender): a head-and-shoulders person with strand hair
 over a moving background, with exact fractional alpha. Used by tests, CI and as cheap training data.
 
-    python -m training.synthetic.procedural --out /tmp/vm --clips 8 --frames 30 --size 288x512 --seed 0
+    python -m training.synthetic.procedural --out /tmp/vm --clips 8 --frames 30 --size 512x288 --seed 0
 
 A frame is rendered in layers (back hair, body, head, front hair, arm) with supersampled
 anti-aliasing and composited front-to-back in premultiplied sRGB, so alpha is the exact blend weight
@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="dataset root to write")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--size", type=frame_size, default=(288, 512), help="HxW, e.g. 288x512")
+    parser.add_argument(
+        "--size", type=frame_size, default=(288, 512), help="WIDTHxHEIGHT, e.g. 512x288"
+    )
     parser.add_argument("--seed", type=int, default=0, help="clip i uses seed SEED + i")
     parser.add_argument("--layout", choices=("videomatte", "evaluation"), default="videomatte")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="varied")

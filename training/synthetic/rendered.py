@@ -2,7 +2,7 @@
 Cycles, with exact alpha, plus separately rendered room backgrounds. Needs the `blender` extra.
 
     python -m training.synthetic.rendered --out /data/rendered --clips 200 --frames 30 \\
-        --size 288x512 --seed 0 --samples 16 --backgrounds 100
+        --size 512x288 --seed 0 --samples 16 --backgrounds 100
 
 Clip i is seed SEED + i: `rendered_spec.sample_scene` draws its person, lights, camera and motion
 from that seed alone. The person is rendered over a transparent film, so Cycles' alpha is the
@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size",
         type=lambda text: frame_size(text, minimum=16),
         default=(288, 512),
-        help="HxW, e.g. 288x512",
+        help="WIDTHxHEIGHT, e.g. 512x288",
     )
     parser.add_argument("--seed", type=int, default=0, help="clip i uses seed SEED + i")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")

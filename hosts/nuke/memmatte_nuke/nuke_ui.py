@@ -16,18 +16,43 @@ from . import render
 _running: dict[str, render.RenderJob] = {}
 
 
+PASS_THROUGH = ("Dot",)
+"""Node classes that pass pixels and frames through unchanged (disabled nodes do too)."""
+
+
 def find_read(node):
-    """The Read node upstream of ``node``'s input (through any single-input nodes)."""
+    """The Read upstream of ``node``'s input, through Dots and disabled nodes only.
+
+    The render path reads the Read's files from disk, so any node in between (a Transform,
+    a TimeOffset, a grade) would be ignored by the matte; it is refused, as is a Read that
+    changes frame numbers (its *frame* knob), whose mattes would land on other frames."""
     upstream = node.input(0)
     seen = set()
     while upstream is not None and upstream.Class() != "Read":
         if upstream.name() in seen:
             break
         seen.add(upstream.name())
+        disabled = upstream.knob("disable")
+        if upstream.Class() not in PASS_THROUGH and not (disabled and disabled.value()):
+            raise ValueError(
+                f"{node.name()}: {upstream.name()} ({upstream.Class()}) sits between the plate's "
+                "Read and the gizmo; the render path reads the plate's files, so it would be "
+                "ignored. Connect the Read directly and transform, retime or grade after the "
+                "gizmo (or disable the node)"
+            )
         upstream = upstream.input(0)
     if upstream is None or upstream.Class() != "Read":
         raise ValueError(
             f"{node.name()}: connect a Read of the plate's image sequence to its input"
+        )
+    frame = upstream.knob("frame")
+    if frame is not None and str(frame.value()).strip():
+        mode = upstream.knob("frame_mode")
+        how = f"{mode.value()} {frame.value()}" if mode is not None else frame.value()
+        raise ValueError(
+            f"{upstream.name()} changes frame numbers (frame: {how}); the render path writes "
+            "mattes under the files' own frame numbers, which would not line up. Clear the "
+            "Read's frame knob and retime after the gizmo"
         )
     return upstream
 

@@ -151,14 +151,20 @@ def build_command(
 
 
 def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The processor's environment: when this plugin runs from a memmatte checkout, the
-    checkout goes on PYTHONPATH so ``-m core.batch`` finds it without an install."""
-    env = dict(os.environ if environ is None else environ)
+    """The processor's environment: Nuke's, without its Python settings (``PYTHONPATH``,
+    ``PYTHONHOME``, ... are Nuke's or the studio's, for Nuke's Python: a studio path on
+    PYTHONPATH would shadow the venv's numpy or torch). When this plugin runs from a
+    memmatte checkout, the checkout is the only PYTHONPATH entry, so ``-m core.batch``
+    finds it without an install."""
+    env = {
+        key: value
+        for key, value in (os.environ if environ is None else environ).items()
+        if not key.startswith("PYTHON")
+    }
     root = Path(__file__).resolve().parents[3]
     if (root / "core" / "__init__.py").is_file():
-        paths = [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env.setdefault("PYTHONUNBUFFERED", "1")
+        env["PYTHONPATH"] = str(root)
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -101,11 +102,11 @@ def test_render_carries_the_session_matte(tmp_path, blend, weights):
     tree = bpy.context.scene.compositing_node_group
     node, result = tree.nodes["Memmatte"], tree.nodes["Group Output"].inputs["Image"]
 
-    cache = tmp_path / "memmatte_cache" / "Scene_Memmatte"
-    assert _files(cache) == ["matte.1001.exr", "matte.1002.exr", "matte.1003.exr"]
+    cache = tmp_path / "memmatte_cache" / "shot_Scene_Memmatte"
+    assert _files(cache) == ["matte.1001.exr", "matte.1002.exr", "matte.1003.exr", "memmatte.json"]
     assert not list((tmp_path / "memmatte_cache").glob(".*"))  # no staging left
     image = node.node_tree.nodes["Matte"].image
-    assert image.filepath == "//memmatte_cache/Scene_Memmatte/matte.1001.exr"
+    assert image.filepath == "//memmatte_cache/shot_Scene_Memmatte/matte.1001.exr"
     assert tuple(node.matte_frames) == (1, 3)
 
     expected = scenes.reference(plates, weights)
@@ -147,6 +148,122 @@ def test_render_carries_the_session_matte(tmp_path, blend, weights):
     np.testing.assert_allclose(straight[..., 3], expected[1].alpha, atol=HALF_TOLERANCE)
 
 
+def _blend_with_matte(folder: Path, name: str, plates: list[Path]) -> Path:
+    """A .blend ``folder/name`` whose node (default names) mattes ``plates``, computed."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, len(plates)
+    scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    path = folder / name
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    assert bpy.ops.memmatte.matte_scene() == {"FINISHED"}
+    bpy.ops.wm.save_mainfile()
+    return path
+
+
+def _matte_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("matte.*.exr"))}
+
+
+def test_two_blends_in_one_folder_keep_their_own_mattes(tmp_path, blend, weights):
+    from hosts.blender import check_scene
+
+    a_plates = scenes.make_plates(tmp_path / "a", 3, first=1001)
+    b_plates = scenes.make_plates(tmp_path / "b", 3, first=1001, size=(40, 24))
+    a = _blend_with_matte(tmp_path, "a.blend", a_plates)
+    a_cache = tmp_path / "memmatte_cache" / "a_Scene_Memmatte"
+    a_mattes = _matte_files(a_cache)
+    b = _blend_with_matte(tmp_path, "b.blend", b_plates)  # same scene and node names
+    b_cache = tmp_path / "memmatte_cache" / "b_Scene_Memmatte"
+    assert len(_matte_files(b_cache)) == 3
+    assert _matte_files(a_cache) == a_mattes  # computing b left a's mattes alone
+
+    bpy.ops.wm.open_mainfile(filepath=str(a))
+    check_scene()  # a's cache is a's
+    alpha = scenes.render_frames(bpy, tmp_path / "render_a", 2, 2)[2][..., 3]
+    np.testing.assert_allclose(
+        alpha, scenes.reference(a_plates, weights)[1].alpha, atol=HALF_TOLERANCE
+    )
+    bpy.ops.wm.open_mainfile(filepath=str(b))
+    check_scene()
+
+
+def test_a_render_from_a_missing_or_stale_cache_fails_loudly(tmp_path, blend):
+    from hosts.blender import jobs, operators
+
+    plates = scenes.make_plates(tmp_path / "plates", 3, first=1001)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 3
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+
+    def refused(expected: str) -> None:
+        with pytest.raises(jobs.CacheError, match=re.escape(expected)):
+            operators.check_before_render(scene)  # the render_pre handler
+        assert expected in node.message  # on the node
+        # What a farm task runs before -a: with --python-exit-code 1 this exits 1.
+        with pytest.raises(RuntimeError, match=re.escape(expected)):
+            bpy.ops.memmatte.check_cache()
+
+    assert operators.check_before_render in bpy.app.handlers.render_pre
+    refused("has no matte")
+    node.mute = True  # a muted node reads no matte
+    operators.check_before_render(scene)
+    node.mute = False
+    bpy.ops.memmatte.matte_scene()
+    operators.check_before_render(scene)
+    assert bpy.ops.memmatte.check_cache() == {"FINISHED"}
+
+    cache = tmp_path / "memmatte_cache" / "shot_Scene_Memmatte"
+    (cache / "matte.1002.exr").unlink()
+    refused("1 matte file(s) missing")
+    bpy.ops.memmatte.matte_scene()  # incomplete: computed again
+    operators.check_before_render(scene)
+
+    # Other footage under the same names (a new take written over the plates).
+    scenes.make_plates(tmp_path / "plates", 3, first=1001, size=(40, 24))
+    refused("stale cache")
+    (cache / "memmatte.json").unlink()
+    refused("no matte cache")
+
+
+def test_a_complete_cache_is_reused_not_computed_again(tmp_path, blend, weights):
+    from hosts.blender import matte_scene
+
+    plates = scenes.make_plates(tmp_path / "plates", 3, first=1001)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 3
+    scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    matte_scene()
+    cache = tmp_path / "memmatte_cache" / "shot_Scene_Memmatte"
+    stamps = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    lines = []
+    matte_scene(report=lines.append)  # what every farm task of the .blend runs
+    assert lines == ["Memmatte 'Memmatte': the cache is complete, not computed again"]
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == stamps
+    # Other settings (here the device) compute it again.
+    lines.clear()
+    matte_scene(device="auto", report=lines.append)
+    assert not any("not computed again" in line for line in lines)
+    assert not list((tmp_path / "memmatte_cache").glob(".*"))  # no staging left
+
+
+def test_cuda_device_without_cuda_is_one_sentence(tmp_path, blend):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 2
+    _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
+    bpy.context.preferences.addons[ADDON].preferences.device = "cuda"  # the Device setting
+    with pytest.raises(RuntimeError) as caught:
+        bpy.ops.memmatte.matte_scene()
+    expected = "Matting failed: --device cuda: this torch"
+    assert expected in str(caught.value) and "Traceback" not in str(caught.value)
+    assert node.message.startswith(expected) and "--device cpu or auto" in node.message
+
+
 def test_movie_clip_is_rendered_then_matted(tmp_path, blend, weights):
     """A Movie Clip node's footage goes through a background Blender to EXR frames numbered
     by scene frame; the matte of scene frame f is the session's matte of what the clip
@@ -173,8 +290,8 @@ def test_movie_clip_is_rendered_then_matted(tmp_path, blend, weights):
     )
     scene.frame_start, scene.frame_end = 1, 5
     bpy.ops.memmatte.matte_scene()
-    cache = tmp_path / "memmatte_cache" / "Scene_Memmatte"
-    assert _files(cache) == ["matte.0003.exr", "matte.0004.exr", "matte.0005.exr"]
+    cache = tmp_path / "memmatte_cache" / "shot_Scene_Memmatte"
+    assert _files(cache) == ["matte.0003.exr", "matte.0004.exr", "matte.0005.exr", "memmatte.json"]
 
     # What the clip shows at scene frames 3-5, as linear EXR: the frames memmatte saw.
     tree.links.new(source.outputs["Image"], result)
@@ -222,7 +339,7 @@ def test_cancel_kills_the_worker_and_keeps_the_old_matte(tmp_path, blend):
     scene.frame_start, scene.frame_end = 1, 60
     _, _, node, _ = scenes.compositor_with_memmatte(bpy, _sequence_footage(plates))
     cache_root = tmp_path / "memmatte_cache"
-    previous = cache_root / "Scene_Memmatte" / "matte.0001.exr"
+    previous = cache_root / "shot_Scene_Memmatte" / "matte.0001.exr"
     previous.parent.mkdir(parents=True)
     previous.write_bytes(b"the previous matte")
 
@@ -259,7 +376,7 @@ def test_cancel_kills_the_worker_and_keeps_the_old_matte(tmp_path, blend):
         os.kill(pid, 0)
     assert jobs.running(node) is None
     assert entry.job.progress().state == "cancelled"
-    assert _files(cache_root) == ["Scene_Memmatte", "Scene_Memmatte/matte.0001.exr"]
+    assert _files(cache_root) == ["shot_Scene_Memmatte", "shot_Scene_Memmatte/matte.0001.exr"]
     assert previous.read_bytes() == b"the previous matte"
     assert tuple(node.matte_frames) == (0, -1) and node.message == ""
 

@@ -8,12 +8,17 @@ import time
 import pytest
 
 from hosts.blender.worker import (
+    MANIFEST,
     PYTHON_ENV,
     MatteJob,
     Stage,
     WorkerError,
+    cache_complete,
     explain_failure,
+    read_manifest,
+    remove_stale_staging,
     resolve_python,
+    staging_folder,
 )
 
 WRITER = """
@@ -117,3 +122,34 @@ def test_resolve_python(tmp_path, monkeypatch):
     monkeypatch.setenv(PYTHON_ENV, sys.executable)
     assert resolve_python("") == sys.executable
     assert resolve_python(str(venv_python)) == str(venv_python)  # the preference wins
+
+
+def test_parallel_jobs_of_one_cache_publish_one_complete_matte(tmp_path):
+    # Farm tasks of one .blend computing the same matte at once, each in its own staging.
+    destination = tmp_path / "shot"
+    manifest = {"footage": "f", "files": [f"matte.{f:04d}.exr" for f in (1, 2, 3)]}
+    jobs = [
+        MatteJob(
+            [_stage(3, 0.02)], tmp_path / f".shot.incoming-{i}", destination, manifest=manifest
+        )
+        for i in range(4)
+    ]
+    for job in jobs:
+        job.start()
+    assert [job.wait().state for job in jobs] == ["done"] * 4
+    assert cache_complete(destination, manifest)
+    assert sorted(os.listdir(destination)) == [*manifest["files"], MANIFEST]
+    assert read_manifest(destination) == manifest
+    assert sorted(os.listdir(tmp_path)) == ["shot"]  # no staging, no .tmp left
+
+
+def test_staging_is_per_process_and_only_dead_processes_staging_is_removed(tmp_path):
+    destination = tmp_path / "shot"
+    mine = staging_folder(destination)
+    assert mine.parent == tmp_path and mine.name.endswith(f"-{os.getpid()}")
+    dead = mine.with_name(mine.name.rsplit("-", 1)[0] + "-4000000")
+    other_machine = tmp_path / ".shot.incoming-otherhost-4000000"
+    for folder in (mine, dead, other_machine):
+        folder.mkdir()
+    remove_stale_staging(destination)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other_machine.name])

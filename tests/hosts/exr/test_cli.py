@@ -8,13 +8,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.batch import main
 from hosts.exr import errors
 from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_shot
+from tests.hosts.exr.test_io import write_parts
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _cli(capsys, *args) -> tuple[int, str, str]:
@@ -197,3 +205,152 @@ def test_sigterm_then_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tm
         expected = (tmp_path / f"clean/m.{frame}.exr").read_bytes()
         assert (out / f"m.{frame}.exr").read_bytes() == expected, frame
     assert temp_files(tmp_path) == []
+
+
+# -- errors, not tracebacks: one line and the right exit code, before any expensive work ---
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fails the test if the weights are loaded: the error must come before that."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the weights were loaded before the error was found")
+
+    monkeypatch.setattr("hosts.exr.processor.load_model", refuse)
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.skipif(torch_has_cuda(), reason="this machine has CUDA")
+def test_cuda_on_a_machine_without_it_is_a_usage_error(capsys, shot, weights, no_model):
+    code, _, err = _cli(capsys, shot, "--weights", weights, "--device", "cuda")
+    assert code == errors.EXIT_USAGE
+    assert "--device cuda: this torch" in _one_line(err) and "--device cpu" in err
+    assert not (shot / "matte").exists()
+
+
+def test_a_bad_frame_range_says_what_is_accepted(capsys, shot, weights, no_model):
+    code, _, err = _cli(capsys, shot, "--weights", weights, "--frames", "10a5")
+    assert code == errors.EXIT_USAGE
+    line = _one_line(err)
+    assert "frames '10a5': not a frame range" in line and "1001-1050" in line
+    assert "(?" not in line and "\\Z" not in line  # not fileseq's regular expression
+
+
+def test_emit_openjd_with_missing_weights_exits_2(capsys, shot, tmp_path):
+    template = tmp_path / "job.yaml"
+    code, _, err = _cli(
+        capsys, shot, "--emit-openjd", template, "--weights", tmp_path / "missing.safetensors"
+    )
+    assert code == errors.EXIT_USAGE
+    assert "missing.safetensors: no such weights file" in _one_line(err)
+    assert not template.exists()
+
+
+def test_an_unwritable_output_is_found_before_the_weights_load(capsys, shot, weights, no_model):
+    (shot / "blocker").write_text("a file where the output folder should be")
+    code, _, err = _cli(capsys, shot, "--weights", weights, "-o", shot / "blocker/sub/m.####.exr")
+    assert code == errors.EXIT_OUTPUT
+    assert "cannot create the output folder" in _one_line(err) and "blocker" in err
+
+
+def test_a_damaged_exr_prints_our_message_only(tmp_path, weights):
+    write_shot(tmp_path / "in", 3, height=96, width=96)
+    frame = tmp_path / "in/plate.1002.exr"
+    frame.write_bytes(frame.read_bytes()[:-200])
+    result = subprocess.run(
+        _batch(tmp_path / "in", "--weights", weights, "-q"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == errors.EXIT_BAD_INPUT
+    line = _one_line(result.stderr)  # no line of the OpenEXR library before ours
+    assert line.startswith(f"memmatte: {frame}: truncated or corrupt")
+
+
+def test_a_closed_log_pipe_stops_cleanly_with_exit_141(tmp_path, weights):
+    write_shot(tmp_path / "in", 8)
+    proc = subprocess.Popen(
+        _batch(tmp_path / "in", "--weights", weights, "--log-format", "json"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert json.loads(proc.stdout.readline())["event"] == "shot_start"
+    proc.stdout.close()  # what `| head -1` does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == errors.EXIT_BROKEN_PIPE
+    assert "broken pipe" in _one_line(err) and "--resume" in err
+    assert temp_files(tmp_path) == []
+
+
+# -- which channels are the colour ----------------------------------------------------------
+
+
+def test_colour_in_the_second_part_of_multipart_plates_gives_the_plain_plates_mattes(
+    capsys, tmp_path, weights
+):
+    plain = write_shot(tmp_path / "plain", 3)
+    for path in plain:
+        _, rgb = read_pixels(path)
+        depth = rgb[..., :1] * 0 + 7.0
+        write_parts(
+            tmp_path / "parts" / path.name,
+            [("depth", ("Z",), depth), ("rgba", ("R", "G", "B"), rgb)],
+        )
+    for folder in ("plain", "parts"):
+        code, _, err = _cli(capsys, tmp_path / folder, "--weights", weights, "--device", "cpu")
+        assert code == 0, err
+    for path in plain:
+        expected = read_pixels(path.parent / "matte" / path.name)[1]
+        got = read_pixels(tmp_path / "parts/matte" / path.name)[1]
+        assert got.max() > 0 and np.array_equal(got, expected), path.name
+
+
+@pytest.mark.parametrize("channels", [("Z",), ("Y",), ("R", "G")])
+def test_plates_without_rgb_exit_3_naming_file_and_channels(capsys, tmp_path, weights, channels):
+    pixels = np.ones((8, 8, len(channels)), np.float32)
+    for frame in (1001, 1002):
+        write_image(tmp_path / f"p.{frame}.exr", pixels, channels=channels)
+    code, _, err = _cli(capsys, tmp_path / "p.####.exr", "--weights", weights)
+    assert code == errors.EXIT_BAD_INPUT
+    assert "p.1001.exr: no channels R, G, B" in err and ",".join(channels) in err
+    assert "--channels" in err
+    code, _, err = _cli(capsys, tmp_path / "p.####.exr", "--channels", "R,G")
+    assert code == errors.EXIT_USAGE and "three channel names" in err
+
+
+def test_a_frame_named_by_its_file_equals_that_frame_of_a_whole_shot_run(capsys, tmp_path, weights):
+    write_shot(tmp_path / "in", 8)
+    common = ["--weights", weights, "--device", "cpu"]
+    code, _, _ = _cli(capsys, tmp_path / "in/plate.####.exr", "-o", f"{tmp_path}/whole/", *common)
+    assert code == 0
+    code, _, err = _cli(capsys, tmp_path / "in/plate.1007.exr", "-o", f"{tmp_path}/one/", *common)
+    assert code == 0, err
+    assert "matting frame(s) 1007 of the sequence 1001-1008" in err
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["plate.1007.exr"]
+    whole = read_pixels(tmp_path / "whole/plate.1007.exr")[1]
+    assert np.array_equal(read_pixels(tmp_path / "one/plate.1007.exr")[1], whole)
+
+
+def test_resume_with_another_thread_count_is_refused(capsys, tmp_path, weights):
+    # One thread and two sum convolutions in another order: ~2 % of pixels differ by a
+    # half-float step, so a shot resumed with another --threads would mix the two.
+    write_shot(tmp_path / "in", 3)
+    out = tmp_path / "out/m.####.exr"
+    common = [tmp_path / "in", "-o", out, "--weights", weights, "--device", "cpu"]
+    code, _, _ = _cli(capsys, *common, "--threads", "1")
+    assert code == 0
+    code, _, err = _cli(capsys, *common, "--threads", "2", "--resume")
+    assert code == errors.EXIT_USAGE
+    assert "m.1001.exr was written with other settings (threads 1 there, 2 now)" in err
+    code, _, err = _cli(capsys, *common, "--threads", "1", "--resume")
+    assert code == 0 and "3 already complete" in err

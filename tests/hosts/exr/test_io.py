@@ -5,7 +5,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from hosts.exr.io import OutputFormat, Plate, matte_pixels, read_plate
+from hosts.exr.errors import BadInputError
+from hosts.exr.io import OutputFormat, Plate, matte_pixels, read_header, read_plate
 from tests.hosts.exr.images import write_image
 
 
@@ -28,17 +29,88 @@ def test_rgb_only_reads_the_colour_channels_of_a_multichannel_plate(tmp_path):
     assert np.array_equal(colour.rgb(), pixels[..., :3])
 
 
-def test_rgb_of_reordered_and_grey_plates(tmp_path):
+def test_rgb_of_reordered_plates(tmp_path):
     pixels = np.random.default_rng(2).random((4, 4, 4)).astype(np.float32)
     spec = oiio.ImageSpec(4, 4, 4, "float")
     spec.channelnames = ("Z", "B", "G", "R")  # what OpenImageIO does not reorder
     assert np.array_equal(Plate(tmp_path, spec, pixels).rgb(), pixels[..., 3:0:-1])
     held = Plate(tmp_path, spec, pixels[..., 1:], first_channel=1)  # read with rgb_only
     assert np.array_equal(held.rgb(), pixels[..., 3:0:-1])
-    grey = write_image(tmp_path / "grey.exr", pixels[..., :1], "half", channels=("Y",))
-    rgb = read_plate(grey, rgb_only=True).rgb()
-    assert rgb.shape == (4, 4, 3)
-    assert np.array_equal(rgb, np.repeat(pixels[..., :1].astype(np.float16), 3, axis=2))
+
+
+def write_parts(path, parts):
+    """A multi-part EXR: ``parts`` is a list of (part name, channel names, (H, W, C) pixels)."""
+    specs = []
+    for name, channels, pixels in parts:
+        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], "half")
+        spec.channelnames = channels
+        spec.attribute("oiio:subimagename", name)
+        specs.append(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), specs), out.geterror()
+    for i, (_, _, pixels) in enumerate(parts):
+        if i:
+            assert out.open(str(path), specs[i], "AppendSubimage"), out.geterror()
+        assert out.write_image(np.ascontiguousarray(pixels, np.float32)), out.geterror()
+    out.close()
+    return path
+
+
+def _pixels(channels, seed=3):
+    return np.random.default_rng(seed).random((4, 6, channels)).astype(np.float16)
+
+
+def test_colour_in_the_second_part_of_a_multipart_exr_is_found(tmp_path):
+    rgba = _pixels(4)
+    path = write_parts(
+        tmp_path / "p.exr", [("depth", ("Z",), _pixels(1)), ("rgba", ("R", "G", "B", "A"), rgba)]
+    )
+    for rgb_only in (False, True):
+        plate = read_plate(path, rgb_only=rgb_only)
+        assert np.array_equal(plate.rgb(), rgba[..., :3])
+    assert read_header(path).channelnames == ("R", "G", "B", "A")
+    assert np.array_equal(read_plate(path, channels="rgba").rgb(), rgba[..., :3])
+
+
+@pytest.mark.parametrize(
+    ("parts", "reason"),
+    [
+        ([("", ("Z",), 1)], "no channels R, G, B"),
+        ([("", ("Y",), 1)], "no channels R, G, B"),
+        ([("", ("R", "G"), 2)], "no channels R, G, B"),
+        ([("a", ("R", "G", "B"), 3), ("b", ("R", "G", "B"), 3)], "more than one place"),
+        ([("", ("rgb.R", "rgb.G", "rgb.B", "diffuse.R", "diffuse.G", "diffuse.B"), 6)], None),
+    ],
+)
+def test_plates_without_one_clear_colour_are_refused_naming_file_and_channels(
+    tmp_path, parts, reason
+):
+    path = write_parts(tmp_path / "p.exr", [(n, c, _pixels(k)) for n, c, k in parts])
+    if reason is None:  # the rgb layer is taken first; diffuse only when asked for
+        assert np.array_equal(read_plate(path).rgb(), _pixels(6)[..., :3])
+        assert np.array_equal(read_plate(path, channels="diffuse").rgb(), _pixels(6)[..., 3:])
+        return
+    with pytest.raises(BadInputError, match=reason) as error:
+        read_plate(path)
+    message = str(error.value)
+    assert str(path) in message and "--channels" in message
+    assert ",".join(parts[-1][1]) in message
+
+
+def test_channels_can_be_named(tmp_path):
+    pixels = _pixels(7)
+    names = ("R", "G", "B", "Y", "diffuse.R", "diffuse.G", "diffuse.B")
+    path = write_image(tmp_path / "p.exr", pixels.astype(np.float32), channels=names)
+    by_name = {n: pixels[..., i] for i, n in enumerate(names)}
+    assert np.array_equal(read_plate(path).rgb()[..., 0], by_name["R"])
+    diffuse = read_plate(path, channels="diffuse.R,diffuse.G,diffuse.B").rgb()
+    assert np.array_equal(diffuse, read_plate(path, channels="diffuse").rgb())
+    assert np.array_equal(diffuse[..., 2], by_name["diffuse.B"])
+    grey = read_plate(path, rgb_only=True, channels="Y,Y,Y").rgb()
+    assert np.array_equal(grey, np.repeat(by_name["Y"][..., None], 3, axis=2))
+    with pytest.raises(BadInputError, match="no channels X,Y,Z"):
+        read_plate(path, channels="X,Y,Z")
 
 
 @pytest.mark.parametrize("premultiplied", [True, False])

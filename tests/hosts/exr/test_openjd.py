@@ -52,3 +52,17 @@ def test_a_chunked_openjd_job_writes_what_one_process_writes(tmp_path, weights, 
         assert (tmp_path / f"farm/m.{f}.exr").read_bytes() == (
             tmp_path / f"one/m.{f}.exr"
         ).read_bytes(), f
+
+
+def test_the_template_pins_the_thread_count(tmp_path, weights, capsys):
+    # Tasks on machines with other core counts would otherwise write slightly different
+    # pixels, and a retried task's --resume would refuse the outputs of another count.
+    import torch
+
+    write_shot(tmp_path / "in", 3)
+    template = tmp_path / "job/job.json"
+    code = main([str(tmp_path / "in"), "--weights", str(weights), "--emit-openjd", str(template)])
+    assert code == 0
+    args = json.loads(template.read_text())["steps"][0]["script"]["actions"]["onRun"]["args"]
+    assert args[args.index("--threads") + 1] == str(torch.get_num_threads())
+    assert f"--threads {torch.get_num_threads()}" in capsys.readouterr().err

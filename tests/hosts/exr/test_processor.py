@@ -11,7 +11,7 @@ import pytest
 
 from core import MattingSession
 from core.weights import file_hash, load_network
-from hosts.exr import Cancelled, process_shot
+from hosts.exr import Cancelled, UsageError, process_shot
 from hosts.exr.colour import conversion
 from hosts.exr.io import read_plate, temp_path
 from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_shot
@@ -171,9 +171,22 @@ def test_resume_skips_complete_frames_and_redoes_others(tmp_path, weights):
     assert report.written == (1002, 1004) and report.skipped == (1001, 1003, 1005, 1006)
     assert {f: (tmp_path / f"out/m.{f}.exr").read_bytes() for f in clean} == clean
     assert temp_files(tmp_path) == []
-    # Other weights or settings invalidate the existing outputs.
-    report = _run(plates, out, weights, resume=True, layout="alpha")
-    assert report.written == tuple(range(1001, 1007))
+
+
+def test_resume_over_outputs_made_otherwise_is_refused_and_leaves_them(tmp_path, weights):
+    write_shot(tmp_path / "in", 4)
+    plates, out = str(tmp_path / "in/plate.####.exr"), str(tmp_path / "out/m.####.exr")
+    _run(plates, out, weights)
+    before = {p: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    for change, differs in [
+        ({"layout": "alpha"}, "layout 'rgba' there, 'alpha' now"),
+        ({"downsample_ratio": 0.5}, "downsample_ratio"),
+        ({"compile": True}, "compile False there, True now"),
+    ]:
+        with pytest.raises(UsageError, match="was written with other settings") as error:
+            _run(plates, out, weights, resume=True, **change)
+        assert differs in str(error.value) and "m.1001.exr" in str(error.value)
+    assert {p: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
 
 
 def test_cancel_stops_promptly_and_leaves_only_complete_files(tmp_path, weights):

@@ -55,9 +55,24 @@ def test_globs_group_files_into_shots_and_skip_temp_and_non_image_files(shots_fo
 
 
 def test_shell_expanded_files_are_grouped_like_a_glob(shots_folder):
-    files = [str(shots_folder / f"plate.{f}.exr") for f in (1001, 1002, 1003)]
+    files = [str(shots_folder / f"plate.{f}.exr") for f in range(1001, 1006)]
     (shot,) = find_shots(files)
-    assert shot.frames == (1001, 1002, 1003)
+    assert shot.frames == (1001, 1002, 1003, 1004, 1005) and shot.only is None
+
+
+def test_files_named_alone_are_frames_of_their_sequence_on_disk(shots_folder):
+    files = [str(shots_folder / f"plate.{f}.exr") for f in (1004, 1003)]
+    (shot,) = find_shots(files)
+    assert shot.frames == (1001, 1002, 1003, 1004, 1005)  # the memory comes from the sequence
+    assert shot.only == (1003, 1004)
+    assert shot.name.endswith("plate.####.exr (1001-1005), frames 1003-1004")
+    assert output_shot(shot, None).only == (1003, 1004)
+    # A file alone on disk, or a name whose number is not a frame number, stays one file.
+    _touch(shots_folder, ["lone.0007.exr", "take_v2.exr", "take_v3.exr"])
+    (lone,) = find_shots([str(shots_folder / "lone.0007.exr")])
+    assert lone.frames == (7,) and lone.only is None
+    (take,) = find_shots([str(shots_folder / "take_v2.exr")])
+    assert take.frames == (2,) and take.only is None
 
 
 def test_a_gap_in_a_sequence_becomes_an_expected_frame(tmp_path):

@@ -60,6 +60,9 @@ class Node:
     def __getitem__(self, knob):
         return self._knobs[knob]
 
+    def knob(self, name):
+        return self._knobs.get(name)
+
     def xpos(self):
         return self._xy[0]
 

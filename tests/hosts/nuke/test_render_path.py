@@ -215,3 +215,68 @@ def test_settings_errors_are_shown_before_anything_runs(fake_nuke, scene, tmp_pa
     _press(fake_nuke, gizmo, button_script)
     assert "connect a Read" in fake_nuke.messages[-1]
     assert fake_nuke.tasks == []
+
+
+def test_the_processor_runs_without_nukes_python_settings(
+    fake_nuke, scene, tmp_path, checkpoint, button_script, monkeypatch, memmatte_nuke
+):
+    from memmatte_nuke import render
+
+    # A studio path on Nuke's PYTHONPATH whose numpy would shadow the venv's.
+    studio = tmp_path / "studio"
+    (studio / "numpy").mkdir(parents=True)
+    (studio / "numpy" / "__init__.py").write_text("raise ImportError('the studio numpy')\n")
+    monkeypatch.setenv("PYTHONPATH", str(studio))
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path / "nuke-python-home"))
+    env = render.child_environment()
+    assert not {"PYTHONHOME"} & set(env) and str(studio) not in env.get("PYTHONPATH", "")
+    assert env["PATH"] == os.environ["PATH"]
+
+    plate = _write_plate(tmp_path, 1, 3)
+    gizmo = scene(plate, 1, 3, weights=checkpoint)
+    _press(fake_nuke, gizmo, button_script)
+    assert fake_nuke.run_main_thread(timeout=120) == 1
+    assert fake_nuke.messages == [], gizmo["status"].value()
+    assert sorted(os.listdir(tmp_path / "matte")) == [f"plate.{f:04d}.exr" for f in (1, 2, 3)]
+
+
+def _between(fake_nuke, gizmo, node_class: str, **knobs):
+    """Puts a ``node_class`` node between the gizmo's input and the gizmo."""
+    node = fake_nuke.Node(node_class, f"{node_class}1", knobs, inputs=[gizmo.input(0)])
+    gizmo._inputs[0] = node
+    return node
+
+
+def test_a_node_between_the_read_and_the_gizmo_is_refused(
+    fake_nuke, scene, tmp_path, button_script, memmatte_nuke
+):
+    from memmatte_nuke import nuke_ui
+
+    plate = _write_plate(tmp_path, 1, 3)
+    gizmo = scene(plate, 1, 3)
+    transform = _between(fake_nuke, gizmo, "Transform", disable=False)
+    _press(fake_nuke, gizmo, button_script)
+    (message,) = fake_nuke.messages
+    assert "Transform1 (Transform) sits between the plate's Read and the gizmo" in message
+    assert fake_nuke.tasks == [] and not (tmp_path / "matte").exists()
+    transform["disable"]._value = True  # a disabled node passes the plate through
+    job, *_ = nuke_ui.prepare(gizmo)
+    assert job.command[3].endswith("plate.1-3@@@@.exr")
+
+
+def test_a_read_that_changes_frame_numbers_is_refused(
+    fake_nuke, scene, tmp_path, button_script, memmatte_nuke
+):
+    from memmatte_nuke import nuke_ui
+
+    plate = _write_plate(tmp_path, 1, 3)
+    gizmo = scene(plate, 1, 3)
+    read = fake_nuke.toNode("Read1")
+    read._knobs["frame_mode"] = fake_nuke.Knob("offset")
+    read._knobs["frame"] = fake_nuke.Knob("10")
+    _press(fake_nuke, gizmo, button_script)
+    (message,) = fake_nuke.messages
+    assert "Read1 changes frame numbers (frame: offset 10)" in message
+    assert fake_nuke.tasks == []
+    read["frame"]._value = ""  # the default: file frame = Nuke frame
+    nuke_ui.prepare(gizmo)
