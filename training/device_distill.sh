@@ -11,11 +11,12 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-runs/device}
 BUDGET=${BUDGET:-430}
+CONFIG=${CONFIG:-training/configs/distill.toml}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch, numpy, cv2; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cv2', cv2.__version__)" | tee -a "$OUT/gpu.txt"
 python3 -c "import training.distill, training.teachers.rvm, core.weights" || exit 3
-python3 -m training.distill --config training/configs/distill.toml --device cuda \
+python3 -m training.distill --config "$CONFIG" --device cuda \
     --time-budget "$BUDGET" --out /tmp/distill --set cache=false \
     --set 'teacher.model="data/teacher/rvm.json"' 2>&1 | tee "$OUT/distill.log"
 python3 - "$OUT" <<'PY'

