@@ -14,12 +14,15 @@ Builds the bundle (python -m hosts.ofx.build), exports the weights size-flexibly
   session iter    MattingSession sequential: each frame encoded once, cached for the next two
 
 The first two renders warm TorchScript up and are reported apart. The downsample ratio is
-auto (the checkpoint's ``auto_long_side``) for all three.
+auto (the checkpoint's ``auto_long_side``) for all three. Figures are medians of wall time
+and of the process's CPU time (all threads; less sensitive to other jobs on a shared
+machine than wall time), with the 1-minute load average beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -46,9 +49,9 @@ def time_plugin(host: MiniHost, model: Path, frames: list[np.ndarray]) -> tuple[
     effect = host.instance(frames, params={"model": str(model), "output": 1})
     times = []
     for t in range(len(frames)):
-        start = time.perf_counter()
+        start = _clock()
         status, _ = effect.render(t)
-        times.append(time.perf_counter() - start)
+        times.append(_clock() - start)
         if status != OK:
             raise RuntimeError(f"render {t} failed: {host.messages[-1:]}")
     return times[:WARM], times[WARM:]
@@ -58,18 +61,26 @@ def time_session(net, frames: list[np.ndarray]) -> tuple[list, list]:
     session = MattingSession(frames, weights=net, device="cpu")
     random_access = []
     for i in range(len(frames)):
-        start = time.perf_counter()
+        start = _clock()
         session[i]
-        random_access.append(time.perf_counter() - start)
-    sequential, start = [], time.perf_counter()
+        random_access.append(_clock() - start)
+    sequential, start = [], _clock()
     for _ in MattingSession(frames, weights=net, device="cpu"):
-        sequential.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        sequential.append(_clock() - start)
+        start = _clock()
     return random_access[WARM:], sequential[WARM:]
 
 
-def ms(values: list[float]) -> str:
-    return f"{1000 * statistics.median(values):.0f}"
+def _clock() -> np.ndarray:
+    """(wall seconds, CPU seconds of all this process's threads)."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+def ms(values: list[np.ndarray]) -> str:
+    """Median wall ms / median CPU ms."""
+    wall = statistics.median(float(v[0]) for v in values)
+    cpu = statistics.median(float(v[1]) for v in values)
+    return f"{1000 * wall:.0f} / {1000 * cpu:.0f}"
 
 
 def main() -> int:
@@ -82,9 +93,17 @@ def main() -> int:
         default=[(288, 512), (1080, 1920)],
         help="WIDTHxHEIGHT,...",
     )
-    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=8, help="frames per size (2 are warm-up)")
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads (default 1: on a shared machine, CPU time per frame is then "
+        "the compute itself; with more, OpenMP threads spin while descheduled)",
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # the plug-in's LibTorch is this process's LibTorch
 
     net, source = network(args.weights)
     print(
@@ -98,15 +117,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         model = Path(folder) / "memmatte_any.pt"
         torch.jit.save(flexible_module(net), str(model))
-        print("size        plugin warm-up ms   plugin ms/frame   session[i] ms   session iter ms")
+        print("ms per frame, median wall / median CPU (all threads of this process)")
+        print(
+            f"{'size':<14} {'plugin warm-up':<19} {'plugin':<17} {'session[i]':<17} "
+            f"{'session iter':<17} load average"
+        )
         for height, width in args.sizes:
             frames = [f.astype(np.float32) / 255 for f in make_frames(args.frames, height, width)]
             rgba = [np.dstack([f, np.ones_like(f[..., :1])]) for f in frames]
             warm, steady = time_plugin(host, model, rgba)
             random_access, sequential = time_session(net, frames)
             print(
-                f"{width}x{height:<6} {' / '.join(ms([w]) for w in warm):>17} {ms(steady):>17} "
-                f"{ms(random_access):>15} {ms(sequential):>17}"
+                f"{f'{width}x{height}':<14} {', '.join(ms([w]) for w in warm):<19} {ms(steady):<17} "
+                f"{ms(random_access):<17} {ms(sequential):<17} {os.getloadavg()[0]:.1f}"
             )
     return 0
 
