@@ -184,6 +184,11 @@ class Image {
     g_props->propGetInt(props_, ofx::kImagePropRowBytes, 0, &row_bytes_);
     depth_name_ = get_string(props_, ofx::kImageEffectPropPixelDepth);
     components_name_ = get_string(props_, ofx::kImageEffectPropComponents);
+    if (depth_name_ == ofx::kBitDepthByte) bytes_ = 1;
+    if (depth_name_ == ofx::kBitDepthShort) bytes_ = 2;
+    if (depth_name_ == ofx::kBitDepthFloat) bytes_ = 4;
+    if (components_name_ == ofx::kImageComponentRGBA) channels_ = 4;
+    if (components_name_ == ofx::kImageComponentRGB) channels_ = 3;
   }
   ~Image() {
     if (props_ != nullptr) g_effects->clipReleaseImage(props_);
@@ -199,28 +204,19 @@ class Image {
   const std::string& components_name() const { return components_name_; }
 
   // Bytes per channel (1, 2 or 4) and channels (3 or 4); 0 when unsupported.
-  int bytes() const {
-    if (depth_name_ == ofx::kBitDepthByte) return 1;
-    if (depth_name_ == ofx::kBitDepthShort) return 2;
-    if (depth_name_ == ofx::kBitDepthFloat) return 4;
-    return 0;
-  }
-  int channels() const {
-    if (components_name_ == ofx::kImageComponentRGBA) return 4;
-    if (components_name_ == ofx::kImageComponentRGB) return 3;
-    return 0;
-  }
+  int bytes() const { return bytes_; }
+  int channels() const { return channels_; }
 
   // The address of pixel (x, y) in the image's coordinates; rows may run either way in
   // memory (a negative row stride is allowed by the standard).
   char* pixel(int x, int y) const {
     return static_cast<char*>(data_) + std::ptrdiff_t(y - bounds_.y1) * row_bytes_ +
-           std::ptrdiff_t(x - bounds_.x1) * channels() * bytes();
+           std::ptrdiff_t(x - bounds_.x1) * channels_ * bytes_;
   }
 
   float read(int x, int y, int channel) const {
-    const char* p = pixel(x, y) + channel * bytes();
-    switch (bytes()) {
+    const char* p = pixel(x, y) + channel * bytes_;
+    switch (bytes_) {
       case 1:
         return float(*reinterpret_cast<const std::uint8_t*>(p)) / 255.0f;
       case 2:
@@ -231,8 +227,8 @@ class Image {
   }
 
   void write(int x, int y, int channel, float value) const {
-    char* p = pixel(x, y) + channel * bytes();
-    switch (bytes()) {
+    char* p = pixel(x, y) + channel * bytes_;
+    switch (bytes_) {
       case 1:
         *reinterpret_cast<std::uint8_t*>(p) =
             std::uint8_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 255.0f));
@@ -251,6 +247,8 @@ class Image {
   void* data_ = nullptr;
   OfxRectI bounds_{0, 0, 0, 0};
   int row_bytes_ = 0;
+  int bytes_ = 0;     // per channel: 1, 2 or 4; 0 for an unsupported depth
+  int channels_ = 0;  // 3 or 4; 0 for unsupported components
   std::string depth_name_, components_name_;
 };
 
