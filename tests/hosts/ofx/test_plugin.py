@@ -232,3 +232,11 @@ def test_missing_runtime_fails_the_render_with_a_message(bundle, clip, model, tm
     assert host.status_describe == OK
     assert _effect(host, clip, model).render(0)[0] == FAILED
     assert "inference runtime" in host.messages[-1][1]
+
+
+def test_a_file_that_is_not_torchscript_fails_with_a_message(host, clip, tmp_path):
+    bad = tmp_path / "weights.safetensors"
+    bad.write_bytes(b"not a TorchScript archive")
+    host.messages.clear()
+    assert _effect(host, clip, bad).render(0)[0] == FAILED
+    assert f"cannot load the TorchScript model {bad}" in host.messages[-1][1]
