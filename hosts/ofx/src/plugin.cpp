@@ -6,6 +6,7 @@
 // dlopen on the first render from the folder this binary is in.
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -154,6 +155,9 @@ void* model_for(const std::string& path) {
   }
   auto found = g_models.find(path);
   if (found != g_models.end()) return found->second;
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+    throw Failure{ofx::kStatFailed, "no model file at " + path};
   char error[1024] = "";
   void* model = g_runtime.load(path.c_str(), error, sizeof error);
   if (model == nullptr) {
