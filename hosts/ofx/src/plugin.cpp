@@ -219,14 +219,21 @@ class Image {
   }
 
   float read(int x, int y, int channel) const {
+    // memcpy: rows need not be aligned to the channel size (any row bytes are allowed).
     const char* p = pixel(x, y) + channel * bytes_;
     switch (bytes_) {
       case 1:
         return float(*reinterpret_cast<const std::uint8_t*>(p)) / 255.0f;
-      case 2:
-        return float(*reinterpret_cast<const std::uint16_t*>(p)) / 65535.0f;
-      default:
-        return *reinterpret_cast<const float*>(p);
+      case 2: {
+        std::uint16_t v;
+        std::memcpy(&v, p, sizeof v);
+        return float(v) / 65535.0f;
+      }
+      default: {
+        float v;
+        std::memcpy(&v, p, sizeof v);
+        return v;
+      }
     }
   }
 
@@ -237,12 +244,13 @@ class Image {
         *reinterpret_cast<std::uint8_t*>(p) =
             std::uint8_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 255.0f));
         break;
-      case 2:
-        *reinterpret_cast<std::uint16_t*>(p) =
-            std::uint16_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 65535.0f));
+      case 2: {
+        auto v = std::uint16_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 65535.0f));
+        std::memcpy(p, &v, sizeof v);
         break;
+      }
       default:
-        *reinterpret_cast<float*>(p) = value;
+        std::memcpy(p, &value, sizeof value);
     }
   }
 
