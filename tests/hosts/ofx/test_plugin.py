@@ -240,3 +240,11 @@ def test_a_file_that_is_not_torchscript_fails_with_a_message(host, clip, tmp_pat
     host.messages.clear()
     assert _effect(host, clip, bad).render(0)[0] == FAILED
     assert f"cannot load the TorchScript model {bad}" in host.messages[-1][1]
+
+
+def test_unaligned_rows_of_16_bit_images(host, clip, model):
+    frames = [np.round(f * 65535).astype(np.uint16) for f in clip]
+    plain = _effect(host, frames, model).render(2)
+    odd = _effect(host, frames, model, layout=Layout(top_down=True, padding=3)).render(2)
+    assert plain[0] == odd[0] == OK
+    assert np.array_equal(plain[1], odd[1])
