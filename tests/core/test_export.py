@@ -121,3 +121,51 @@ def test_legacy_ops_need_torchscript(checkpoint, capsys):
     with pytest.raises(SystemExit):
         main(["--format", "onnx", "--legacy-ops", "--size", "80x48", "-o", "x"])
     assert "--legacy-ops needs --format torchscript" in capsys.readouterr().err
+
+    assert "HEIGHTxWIDTH" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def flexible(checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("flex") / "any.pt"
+    args = ["--format", "torchscript", "--flexible", "--weights", str(checkpoint)]
+    assert main([*args, "-o", str(out)]) == 0
+    return out
+
+
+def _clip_of(height, width, n=4):
+    g = np.random.default_rng(2)
+    return [g.random((height, width, 3), dtype=np.float32) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "ratio"), [(48, 80, 0.0), (37, 53, 0.5), (90, 64, 0.3)]
+)
+def test_flexible_torchscript_matches_the_session_at_any_size(
+    checkpoint, flexible, height, width, ratio
+):
+    model = torch.jit.load(str(flexible))
+    frames = _clip_of(height, width)
+    reference = _reference(checkpoint, frames, "auto" if ratio <= 0 else ratio)
+    for t in (0, 1, 3):
+        with torch.no_grad():
+            result = model(torch.from_numpy(_stacked(frames, t)), ratio).numpy()
+        assert result.shape == (1, 4, height, width)
+        assert np.abs(result[0, 3] - reference[t].alpha).max() <= 1e-4
+        assert np.abs(result[0, :3].transpose(1, 2, 0) - reference[t].foreground).max() <= 1e-4
+
+
+def test_scripted_network_size_rounds_like_the_session():
+    from core.export import _scripted_network_size
+    from core.model import network_size
+
+    scripted = torch.jit.script(_scripted_network_size)
+    for size in range(1, 300, 7):
+        for ratio in (0.125, 0.25, 0.3, 0.5, 0.75, 1.0, 512 / 1920):
+            assert scripted(size, size + 3, ratio) == network_size(size, size + 3, ratio)
+
+
+def test_flexible_refuses_a_size(checkpoint, capsys):
+    with pytest.raises(SystemExit):
+        main(["--format", "torchscript", "--flexible", "--size", "48x80", "-o", "x.pt"])
+    assert "--flexible" in capsys.readouterr().err

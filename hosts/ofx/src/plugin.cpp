@@ -1,0 +1,608 @@
+// Memmatte.ofx: the memmatte OpenFX image effect (docs/hosts/openfx.md).
+//
+// Frame t is matted from source frames t-2, t-1 and t (the clip's first frame stands in
+// for frames before it), as core.session.MattingSession does, so every frame renders on its
+// own and in any order. Inference runs in libmemmatte_runtime.so (runtime.cpp), loaded with
+// dlopen on the first render from the folder this binary is in.
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ofx_api.h"
+#include "runtime.h"
+
+namespace {
+
+constexpr const char* kPluginIdentifier = "org.memmatte.Memmatte";
+constexpr unsigned kVersionMajor = 1;
+constexpr unsigned kVersionMinor = 0;
+constexpr const char* kModelEnv = "MEMMATTE_OFX_MODEL";
+constexpr const char* kRuntimeFile = "libmemmatte_runtime.so";
+
+constexpr const char* kParamOutput = "output";
+constexpr const char* kParamColour = "colourSpace";
+constexpr const char* kParamRatio = "downsampleRatio";
+constexpr const char* kParamModel = "model";
+enum OutputMode { kMatteAsAlpha = 0, kForegroundPremultiplied = 1, kAlphaOnly = 2 };
+enum ColourMode { kSrgb = 0, kSceneLinear = 1 };
+
+OfxHost* g_host = nullptr;
+const OfxPropertySuiteV1* g_props = nullptr;
+const OfxImageEffectSuiteV1* g_effects = nullptr;
+const OfxParameterSuiteV1* g_params = nullptr;
+const OfxMemorySuiteV1* g_memory = nullptr;
+const OfxMultiThreadSuiteV1* g_threads = nullptr;  // fetched; the plug-in locks with std::mutex
+const OfxMessageSuiteV1* g_messages = nullptr;
+
+// ---- small helpers -------------------------------------------------------------------
+
+struct Failure {
+  OfxStatus status;
+  std::string message;
+};
+
+void post_error(OfxImageEffectHandle effect, const std::string& text) {
+  std::string message = "Memmatte: " + text;
+  if (g_messages != nullptr) {
+    g_messages->message(effect, ofx::kMessageError, nullptr, "%s", message.c_str());
+  }
+}
+
+std::string get_string(OfxPropertySetHandle props, const char* name, int index = 0) {
+  char* value = nullptr;
+  if (g_props->propGetString(props, name, index, &value) != ofx::kStatOK || value == nullptr)
+    return {};
+  return value;
+}
+
+std::string frame_label(double time) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", time);
+  return text;
+}
+
+OfxImageClipHandle clip(OfxImageEffectHandle effect, const char* name) {
+  OfxImageClipHandle handle = nullptr;
+  g_effects->clipGetHandle(effect, name, &handle, nullptr);
+  return handle;
+}
+
+OfxPropertySetHandle clip_props(OfxImageClipHandle handle) {
+  OfxPropertySetHandle props = nullptr;
+  g_effects->clipGetPropertySet(handle, &props);
+  return props;
+}
+
+OfxParamHandle param(OfxImageEffectHandle effect, const char* name) {
+  OfxParamSetHandle set = nullptr;
+  OfxParamHandle handle = nullptr;
+  g_effects->getParamSet(effect, &set);
+  g_params->paramGetHandle(set, name, &handle, nullptr);
+  return handle;
+}
+
+struct Settings {
+  int output = kMatteAsAlpha;
+  int colour = kSrgb;
+  double ratio = 0.0;
+  std::string model;
+};
+
+Settings read_settings(OfxImageEffectHandle effect, double time) {
+  Settings s;
+  g_params->paramGetValueAtTime(param(effect, kParamOutput), time, &s.output);
+  g_params->paramGetValueAtTime(param(effect, kParamColour), time, &s.colour);
+  g_params->paramGetValueAtTime(param(effect, kParamRatio), time, &s.ratio);
+  char* model = nullptr;
+  g_params->paramGetValueAtTime(param(effect, kParamModel), time, &model);
+  if (model != nullptr) s.model = model;
+  return s;
+}
+
+// ---- the inference runtime and its models --------------------------------------------
+
+struct Runtime {
+  void* library = nullptr;
+  MemmatteLoadFn load = nullptr;
+  MemmatteRunFn run = nullptr;
+  MemmatteFreeFn free = nullptr;
+};
+
+std::mutex g_models_mutex;  // guards g_runtime and g_models
+Runtime g_runtime;
+std::map<std::string, void*> g_models;
+
+std::string plugin_folder() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&plugin_folder), &info) == 0 || info.dli_fname == nullptr)
+    return ".";
+  std::string path = info.dli_fname;
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// The model for `path`, loading the runtime and the model on first use.
+void* model_for(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_models_mutex);
+  if (g_runtime.library == nullptr) {
+    std::string file = plugin_folder() + "/" + kRuntimeFile;
+    void* library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+      const char* why = dlerror();
+      throw Failure{ofx::kStatFailed,
+                    "cannot load the inference runtime " + file + " (" + (why ? why : "?") +
+                        "); it needs LibTorch from the torch wheel it was built against "
+                        "(rebuild with python -m hosts.ofx.build)"};
+    }
+    Runtime runtime{library, reinterpret_cast<MemmatteLoadFn>(dlsym(library, MEMMATTE_LOAD_SYMBOL)),
+                    reinterpret_cast<MemmatteRunFn>(dlsym(library, MEMMATTE_RUN_SYMBOL)),
+                    reinterpret_cast<MemmatteFreeFn>(dlsym(library, MEMMATTE_FREE_SYMBOL))};
+    if (!runtime.load || !runtime.run || !runtime.free) {
+      dlclose(library);
+      throw Failure{ofx::kStatFailed, file + " is not a memmatte runtime"};
+    }
+    g_runtime = runtime;
+  }
+  auto found = g_models.find(path);
+  if (found != g_models.end()) return found->second;
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+    throw Failure{ofx::kStatFailed, "no model file at " + path};
+  char error[1024] = "";
+  void* model = g_runtime.load(path.c_str(), error, sizeof error);
+  if (model == nullptr) {
+    throw Failure{ofx::kStatFailed, "cannot load the TorchScript model " + path + ": " + error};
+  }
+  g_models[path] = model;
+  return model;
+}
+
+void free_models() {
+  std::lock_guard<std::mutex> lock(g_models_mutex);
+  for (auto& entry : g_models) g_runtime.free(entry.second);
+  g_models.clear();
+  // The runtime library stays loaded: LibTorch does not support being unloaded.
+}
+
+// ---- images --------------------------------------------------------------------------
+
+// A fetched image, released when it goes out of scope.
+class Image {
+ public:
+  Image(OfxImageClipHandle clip, double time, const OfxRectD* region) {
+    if (clip == nullptr || g_effects->clipGetImage(clip, time, region, &props_) != ofx::kStatOK)
+      props_ = nullptr;
+    if (props_ == nullptr) return;
+    g_props->propGetPointer(props_, ofx::kImagePropData, 0, &data_);
+    g_props->propGetIntN(props_, ofx::kImagePropBounds, 4, &bounds_.x1);
+    g_props->propGetInt(props_, ofx::kImagePropRowBytes, 0, &row_bytes_);
+    depth_name_ = get_string(props_, ofx::kImageEffectPropPixelDepth);
+    components_name_ = get_string(props_, ofx::kImageEffectPropComponents);
+    if (depth_name_ == ofx::kBitDepthByte) bytes_ = 1;
+    if (depth_name_ == ofx::kBitDepthShort) bytes_ = 2;
+    if (depth_name_ == ofx::kBitDepthFloat) bytes_ = 4;
+    if (components_name_ == ofx::kImageComponentRGBA) channels_ = 4;
+    if (components_name_ == ofx::kImageComponentRGB) channels_ = 3;
+  }
+  ~Image() {
+    if (props_ != nullptr) g_effects->clipReleaseImage(props_);
+  }
+  Image(const Image&) = delete;
+  Image& operator=(const Image&) = delete;
+
+  bool valid() const { return props_ != nullptr && data_ != nullptr; }
+  const OfxRectI& bounds() const { return bounds_; }
+  int width() const { return bounds_.x2 - bounds_.x1; }
+  int height() const { return bounds_.y2 - bounds_.y1; }
+  const std::string& depth_name() const { return depth_name_; }
+  const std::string& components_name() const { return components_name_; }
+
+  // Bytes per channel (1, 2 or 4) and channels (3 or 4); 0 when unsupported.
+  int bytes() const { return bytes_; }
+  int channels() const { return channels_; }
+
+  // The address of pixel (x, y) in the image's coordinates; rows may run either way in
+  // memory (a negative row stride is allowed by the standard).
+  char* pixel(int x, int y) const {
+    return static_cast<char*>(data_) + std::ptrdiff_t(y - bounds_.y1) * row_bytes_ +
+           std::ptrdiff_t(x - bounds_.x1) * channels_ * bytes_;
+  }
+
+  float read(int x, int y, int channel) const {
+    // memcpy: rows need not be aligned to the channel size (any row bytes are allowed).
+    const char* p = pixel(x, y) + channel * bytes_;
+    switch (bytes_) {
+      case 1:
+        return float(*reinterpret_cast<const std::uint8_t*>(p)) / 255.0f;
+      case 2: {
+        std::uint16_t v;
+        std::memcpy(&v, p, sizeof v);
+        return float(v) / 65535.0f;
+      }
+      default: {
+        float v;
+        std::memcpy(&v, p, sizeof v);
+        return v;
+      }
+    }
+  }
+
+  void write(int x, int y, int channel, float value) const {
+    char* p = pixel(x, y) + channel * bytes_;
+    switch (bytes_) {
+      case 1:
+        *reinterpret_cast<std::uint8_t*>(p) =
+            std::uint8_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 255.0f));
+        break;
+      case 2: {
+        auto v = std::uint16_t(std::lround(std::clamp(value, 0.0f, 1.0f) * 65535.0f));
+        std::memcpy(p, &v, sizeof v);
+        break;
+      }
+      default:
+        std::memcpy(p, &value, sizeof value);
+    }
+  }
+
+ private:
+  OfxPropertySetHandle props_ = nullptr;
+  void* data_ = nullptr;
+  OfxRectI bounds_{0, 0, 0, 0};
+  int row_bytes_ = 0;
+  int bytes_ = 0;     // per channel: 1, 2 or 4; 0 for an unsupported depth
+  int channels_ = 0;  // 3 or 4; 0 for unsupported components
+  std::string depth_name_, components_name_;
+};
+
+// A float buffer from the host's memory suite (so the host can account for it), or from
+// the heap when the host has none.
+class Buffer {
+ public:
+  explicit Buffer(std::size_t count) {
+    std::size_t bytes = count * sizeof(float);
+    if (g_memory == nullptr || g_memory->memoryAlloc(nullptr, bytes, &data_) != ofx::kStatOK) {
+      data_ = nullptr;
+      heap_.resize(count);
+    }
+    if (data_ == nullptr && heap_.empty())
+      throw Failure{ofx::kStatErrMemory, "out of memory for " + std::to_string(bytes) + " bytes"};
+  }
+  ~Buffer() {
+    if (data_ != nullptr) g_memory->memoryFree(data_);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  float* get() { return data_ != nullptr ? static_cast<float*>(data_) : heap_.data(); }
+
+ private:
+  void* data_ = nullptr;
+  std::vector<float> heap_;
+};
+
+// sRGB's transfer curve (IEC 61966-2-1), for scene-linear Rec.709 footage.
+float linear_to_srgb(float v) {
+  return v <= 0.0031308f ? 12.92f * v : 1.055f * std::pow(v, 1.0f / 2.4f) - 0.055f;
+}
+float srgb_to_linear(float v) {
+  return v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f);
+}
+
+// What the network sees: sRGB in [0, 1]; NaN becomes 0.
+float network_value(float v, int colour) {
+  if (colour == kSceneLinear) v = linear_to_srgb(std::max(v, 0.0f));
+  if (!(v >= 0.0f)) return 0.0f;
+  return std::min(v, 1.0f);
+}
+
+// ---- actions -------------------------------------------------------------------------
+
+OfxStatus describe(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  g_effects->getPropertySet(effect, &props);
+  g_props->propSetString(props, ofx::kPropLabel, 0, "Memmatte");
+  g_props->propSetString(props, ofx::kImageEffectPluginPropGrouping, 0, "Keyer");
+  g_props->propSetString(props, ofx::kPropPluginDescription, 0,
+                         "Trimap-free video portrait matting (memmatte). Frame t is matted from "
+                         "source frames t-2, t-1 and t, so frames render alone and in any order.");
+  g_props->propSetString(props, ofx::kImageEffectPropSupportedContexts, 0,
+                         ofx::kImageEffectContextFilter);
+  g_props->propSetString(props, ofx::kImageEffectPropSupportedContexts, 1,
+                         ofx::kImageEffectContextGeneral);
+  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 0, ofx::kBitDepthByte);
+  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 1, ofx::kBitDepthShort);
+  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 2, ofx::kBitDepthFloat);
+  g_props->propSetInt(props, ofx::kImageEffectPropSupportsMultipleClipDepths, 0, 0);
+  g_props->propSetInt(props, ofx::kImageEffectPropSupportsMultiResolution, 0, 0);
+  g_props->propSetInt(props, ofx::kImageEffectPropSupportsTiles, 0, 0);
+  g_props->propSetInt(props, ofx::kImageEffectPropTemporalClipAccess, 0, 1);
+  // True because the model cache is locked and each model's forward pass is serialised.
+  g_props->propSetString(props, ofx::kImageEffectPluginRenderThreadSafety, 0,
+                         ofx::kImageEffectRenderFullySafe);
+  g_props->propSetInt(props, ofx::kImageEffectPluginPropHostFrameThreading, 0, 0);
+  return ofx::kStatOK;
+}
+
+void define_choice(OfxParamSetHandle set, const char* name, const char* label, const char* hint,
+                   const std::vector<const char*>& options) {
+  OfxPropertySetHandle props = nullptr;
+  g_params->paramDefine(set, ofx::kParamTypeChoice, name, &props);
+  g_props->propSetString(props, ofx::kPropLabel, 0, label);
+  g_props->propSetString(props, ofx::kParamPropHint, 0, hint);
+  for (int i = 0; i < int(options.size()); ++i)
+    g_props->propSetString(props, ofx::kParamPropChoiceOption, i, options[i]);
+  g_props->propSetInt(props, ofx::kParamPropDefault, 0, 0);
+  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
+}
+
+OfxStatus describe_in_context(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle source = nullptr, output = nullptr;
+  g_effects->clipDefine(effect, ofx::kSourceClipName, &source);
+  g_props->propSetString(source, ofx::kImageEffectPropSupportedComponents, 0,
+                         ofx::kImageComponentRGBA);
+  g_props->propSetString(source, ofx::kImageEffectPropSupportedComponents, 1,
+                         ofx::kImageComponentRGB);
+  g_props->propSetInt(source, ofx::kImageEffectPropTemporalClipAccess, 0, 1);
+  g_props->propSetInt(source, ofx::kImageEffectPropSupportsTiles, 0, 0);
+  g_effects->clipDefine(effect, ofx::kOutputClipName, &output);
+  g_props->propSetString(output, ofx::kImageEffectPropSupportedComponents, 0,
+                         ofx::kImageComponentRGBA);
+  g_props->propSetInt(output, ofx::kImageEffectPropSupportsTiles, 0, 0);
+
+  OfxParamSetHandle set = nullptr;
+  g_effects->getParamSet(effect, &set);
+  define_choice(set, kParamOutput, "Output",
+                "Matte as alpha: the source RGB with the matte in alpha. Foreground "
+                "premultiplied: the network's clean foreground times the matte, matte in alpha. "
+                "Alpha only: the matte in all four channels.",
+                {"Matte as alpha", "Foreground premultiplied", "Alpha only"});
+  define_choice(set, kParamColour, "Source colour",
+                "What the source pixels are. sRGB: display-referred sRGB in [0, 1], passed to "
+                "the network as they are. Scene-linear: linear Rec.709/sRGB primaries, encoded "
+                "with the sRGB curve for the network; the foreground is decoded back to linear.",
+                {"sRGB (display-referred)", "Scene-linear Rec.709"});
+
+  OfxPropertySetHandle props = nullptr;
+  g_params->paramDefine(set, ofx::kParamTypeDouble, kParamRatio, &props);
+  g_props->propSetString(props, ofx::kPropLabel, 0, "Downsample ratio");
+  g_props->propSetString(props, ofx::kParamPropHint, 0,
+                         "The scale the network runs at; the Deep Guided Filter restores full "
+                         "resolution. 0 = auto: the long side the weights were trained for.");
+  g_props->propSetDouble(props, ofx::kParamPropDefault, 0, 0.0);
+  g_props->propSetDouble(props, ofx::kParamPropMin, 0, 0.0);
+  g_props->propSetDouble(props, ofx::kParamPropMax, 0, 1.0);
+  g_props->propSetDouble(props, ofx::kParamPropDisplayMin, 0, 0.0);
+  g_props->propSetDouble(props, ofx::kParamPropDisplayMax, 0, 1.0);
+  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
+
+  g_params->paramDefine(set, ofx::kParamTypeString, kParamModel, &props);
+  g_props->propSetString(props, ofx::kPropLabel, 0, "Model");
+  g_props->propSetString(props, ofx::kParamPropHint, 0,
+                         "A TorchScript file from python -m core.export --format torchscript "
+                         "--flexible. Empty: the MEMMATTE_OFX_MODEL environment variable.");
+  g_props->propSetString(props, ofx::kParamPropDefault, 0, "");
+  g_props->propSetString(props, ofx::kParamPropStringMode, 0, ofx::kParamStringIsFilePath);
+  g_props->propSetInt(props, ofx::kParamPropStringFilePathExists, 0, 1);
+  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
+  return ofx::kStatOK;
+}
+
+double first_frame(OfxImageEffectHandle effect) {
+  double range[2] = {0.0, 0.0};
+  g_props->propGetDoubleN(clip_props(clip(effect, ofx::kSourceClipName)),
+                          ofx::kImageEffectPropFrameRange, 2, range);
+  return range[0];
+}
+
+// Frame t - back, clamped at the clip's first frame like MattingSession.
+double source_time(double time, int back, double first) {
+  return std::max(time - back, std::min(first, time));
+}
+
+OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in,
+                        OfxPropertySetHandle out) {
+  double time = 0.0;
+  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
+  double range[2] = {source_time(time, 2, first_frame(effect)), time};
+  std::string name = std::string(ofx::kClipPropFrameRangePrefix) + ofx::kSourceClipName;
+  g_props->propSetDoubleN(out, name.c_str(), 2, range);
+  return ofx::kStatOK;
+}
+
+OfxStatus regions_of_interest(OfxImageEffectHandle effect, OfxPropertySetHandle in,
+                              OfxPropertySetHandle out) {
+  // The network needs whole frames whatever part of the output is asked for.
+  double time = 0.0;
+  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
+  OfxRectD rod{0, 0, 0, 0};
+  if (g_effects->clipGetRegionOfDefinition(clip(effect, ofx::kSourceClipName), time, &rod) !=
+      ofx::kStatOK)
+    return ofx::kStatReplyDefault;
+  std::string name = std::string(ofx::kClipPropRoIPrefix) + ofx::kSourceClipName;
+  g_props->propSetDoubleN(out, name.c_str(), 4, &rod.x1);
+  return ofx::kStatOK;
+}
+
+OfxStatus clip_preferences(OfxImageEffectHandle effect, OfxPropertySetHandle out) {
+  int mode = kMatteAsAlpha;
+  g_params->paramGetValue(param(effect, kParamOutput), &mode);
+  std::string components = std::string(ofx::kClipPropComponentsPrefix) + ofx::kOutputClipName;
+  g_props->propSetString(out, components.c_str(), 0, ofx::kImageComponentRGBA);
+  g_props->propSetString(out, ofx::kImageEffectPropPreMultiplication, 0,
+                         mode == kForegroundPremultiplied ? ofx::kImagePreMultiplied
+                                                          : ofx::kImageUnPreMultiplied);
+  return ofx::kStatOK;
+}
+
+std::string resolve_model(const Settings& settings) {
+  if (!settings.model.empty()) return settings.model;
+  const char* env = std::getenv(kModelEnv);
+  if (env != nullptr && *env != '\0') return env;
+  throw Failure{ofx::kStatFailed,
+                "no model: set the Model parameter or MEMMATTE_OFX_MODEL to a TorchScript file "
+                "made with python -m core.export --format torchscript --flexible"};
+}
+
+void check_source(const Image& image, double time) {
+  std::string frame = "source frame " + frame_label(time);
+  if (!image.valid()) throw Failure{ofx::kStatFailed, "no image for " + frame};
+  if (image.bytes() == 0)
+    throw Failure{ofx::kStatFailed,
+                  frame + " has pixel depth " + image.depth_name() +
+                      "; Memmatte takes 8-bit, 16-bit or 32-bit float images"};
+  if (image.channels() == 0)
+    throw Failure{ofx::kStatFailed,
+                  frame + " has components " + image.components_name() + "; expected RGBA or RGB"};
+  if (image.width() <= 0 || image.height() <= 0)
+    throw Failure{ofx::kStatFailed, frame + " is empty"};
+}
+
+OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
+  double time = 0.0;
+  OfxRectI window{0, 0, 0, 0};
+  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
+  g_props->propGetIntN(in, ofx::kImageEffectPropRenderWindow, 4, &window.x1);
+  if (window.x2 <= window.x1 || window.y2 <= window.y1) return ofx::kStatOK;
+
+  Settings settings = read_settings(effect, time);
+  void* model = model_for(resolve_model(settings));
+
+  OfxImageClipHandle source_clip = clip(effect, ofx::kSourceClipName);
+  OfxRectD rod{0, 0, 0, 0};
+  g_effects->clipGetRegionOfDefinition(source_clip, time, &rod);
+  double first = first_frame(effect);
+  double times[3] = {source_time(time, 2, first), source_time(time, 1, first), time};
+  Image frame_a(source_clip, times[0], &rod), frame_b(source_clip, times[1], &rod),
+      frame_t(source_clip, times[2], &rod);
+  const Image* frames[3] = {&frame_a, &frame_b, &frame_t};
+  for (int k = 0; k < 3; ++k) check_source(*frames[k], times[k]);
+  const OfxRectI b = frame_t.bounds();
+  for (int k = 0; k < 2; ++k) {
+    const OfxRectI o = frames[k]->bounds();
+    if (o.x1 != b.x1 || o.y1 != b.y1 || o.x2 != b.x2 || o.y2 != b.y2)
+      throw Failure{ofx::kStatFailed, "source frame " + frame_label(times[k]) +
+                                          " differs in size from frame " + frame_label(time)};
+  }
+
+  // (1, 9, H, W) planar, top row first: OpenFX's y runs up, the network's rows run down.
+  const int width = frame_t.width(), height = frame_t.height();
+  const std::size_t plane = std::size_t(width) * height;
+  Buffer input(9 * plane), result(4 * plane);
+  float* in_data = input.get();
+  for (int k = 0; k < 3; ++k)
+    for (int row = 0; row < height; ++row) {
+      const int y = b.y2 - 1 - row;
+      for (int col = 0; col < width; ++col)
+        for (int c = 0; c < 3; ++c)
+          in_data[(3 * k + c) * plane + std::size_t(row) * width + col] =
+              network_value(frames[k]->read(b.x1 + col, y, c), settings.colour);
+    }
+
+  char error[1024] = "";
+  if (g_runtime.run(model, in_data, height, width, settings.ratio, result.get(), error,
+                    sizeof error) != 0)
+    throw Failure{ofx::kStatFailed, std::string("inference failed: ") + error};
+
+  Image out(clip(effect, ofx::kOutputClipName), time, nullptr);
+  if (!out.valid()) throw Failure{ofx::kStatFailed, "no output image at frame " + frame_label(time)};
+  if (out.bytes() == 0 || out.channels() != 4)
+    throw Failure{ofx::kStatFailed, "output image is " + out.depth_name() + " " +
+                                                out.components_name() + "; expected RGBA"};
+  const float* res = result.get();
+  const OfxRectI ob = out.bounds();
+  const int x1 = std::max(window.x1, ob.x1), x2 = std::min(window.x2, ob.x2);
+  const int y1 = std::max(window.y1, ob.y1), y2 = std::min(window.y2, ob.y2);
+  for (int y = y1; y < y2; ++y)
+    for (int x = x1; x < x2; ++x) {
+      float rgba[4] = {0, 0, 0, 0};
+      if (x >= b.x1 && x < b.x2 && y >= b.y1 && y < b.y2) {
+        const std::size_t at = std::size_t(b.y2 - 1 - y) * width + (x - b.x1);
+        const float alpha = res[3 * plane + at];
+        rgba[3] = alpha;
+        for (int c = 0; c < 3; ++c) {
+          if (settings.output == kMatteAsAlpha) {
+            rgba[c] = frame_t.read(x, y, c);
+          } else if (settings.output == kAlphaOnly) {
+            rgba[c] = alpha;
+          } else {
+            float fg = res[c * plane + at];
+            if (settings.colour == kSceneLinear) fg = srgb_to_linear(fg);
+            rgba[c] = fg * alpha;
+          }
+        }
+      }
+      for (int c = 0; c < 4; ++c) out.write(x, y, c, rgba[c]);
+    }
+  return ofx::kStatOK;
+}
+
+OfxStatus load() {
+  if (g_host == nullptr) return ofx::kStatErrMissingHostFeature;
+  auto fetch = [](const char* name, int version) { return g_host->fetchSuite(g_host->host, name, version); };
+  g_props = static_cast<const OfxPropertySuiteV1*>(fetch(ofx::kPropertySuite, 1));
+  g_effects = static_cast<const OfxImageEffectSuiteV1*>(fetch(ofx::kImageEffectSuite, 1));
+  g_params = static_cast<const OfxParameterSuiteV1*>(fetch(ofx::kParameterSuite, 1));
+  g_memory = static_cast<const OfxMemorySuiteV1*>(fetch(ofx::kMemorySuite, 1));
+  g_threads = static_cast<const OfxMultiThreadSuiteV1*>(fetch(ofx::kMultiThreadSuite, 1));
+  g_messages = static_cast<const OfxMessageSuiteV1*>(fetch(ofx::kMessageSuite, 1));
+  if (!g_props || !g_effects || !g_params) return ofx::kStatErrMissingHostFeature;
+  return ofx::kStatOK;
+}
+
+OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandle in,
+                     OfxPropertySetHandle out) {
+  auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
+  try {
+    if (std::strcmp(action, ofx::kActionLoad) == 0) return load();
+    if (std::strcmp(action, ofx::kActionUnload) == 0) {
+      free_models();
+      return ofx::kStatOK;
+    }
+    if (std::strcmp(action, ofx::kActionDescribe) == 0) return describe(effect);
+    if (std::strcmp(action, ofx::kActionDescribeInContext) == 0)
+      return describe_in_context(effect);
+    if (std::strcmp(action, ofx::kActionCreateInstance) == 0) return ofx::kStatOK;
+    if (std::strcmp(action, ofx::kActionDestroyInstance) == 0) return ofx::kStatOK;
+    if (std::strcmp(action, ofx::kActionGetFramesNeeded) == 0)
+      return frames_needed(effect, in, out);
+    if (std::strcmp(action, ofx::kActionGetRegionsOfInterest) == 0)
+      return regions_of_interest(effect, in, out);
+    if (std::strcmp(action, ofx::kActionGetClipPreferences) == 0)
+      return clip_preferences(effect, out);
+    if (std::strcmp(action, ofx::kActionRender) == 0) return render(effect, in);
+  } catch (const Failure& failure) {
+    post_error(effect, failure.message);
+    return failure.status;
+  } catch (const std::exception& e) {
+    post_error(effect, e.what());
+    return ofx::kStatErrUnknown;
+  } catch (...) {
+    post_error(effect, "unknown error");
+    return ofx::kStatErrUnknown;
+  }
+  return ofx::kStatReplyDefault;
+}
+
+void set_host(OfxHost* host) { g_host = host; }
+
+OfxPlugin g_plugin = {ofx::kImageEffectPluginApi, ofx::kImageEffectPluginApiVersion,
+                      kPluginIdentifier,          kVersionMajor,
+                      kVersionMinor,              set_host,
+                      main_entry};
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) int OfxGetNumberOfPlugins(void) { return 1; }
+
+extern "C" __attribute__((visibility("default"))) OfxPlugin* OfxGetPlugin(int nth) {
+  return nth == 0 ? &g_plugin : nullptr;
+}
