@@ -28,7 +28,12 @@ def test_a_chunked_openjd_job_writes_what_one_process_writes(tmp_path, weights, 
     )  # fmt: skip
     assert code == 0 and "openjd run" in capsys.readouterr().err
     job = json.loads(template.read_text())
-    (step,) = job["steps"]
+    precompile, step = job["steps"]
+    # The first step compiles the shot's graphs into the cache; the chunks wait for it.
+    assert step["dependencies"] == [{"dependsOn": precompile["name"]}]
+    args = precompile["script"]["actions"]["onRun"]["args"]
+    assert args[:3] == ["-m", "core.batch", "{{Param.Input}}"] and "--precompile" in args
+    assert args[args.index("--downsample-ratio") + 1] == "0.5"
     (frame,) = step["parameterSpace"]["taskParameterDefinitions"]
     assert frame["type"] == "CHUNK[INT]" and frame["range"] == "1001-1007"
     assert step["script"]["actions"]["onRun"]["command"] == "{{Param.Python}}"
