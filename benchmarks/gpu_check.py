@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -153,6 +154,12 @@ def _environment() -> dict:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpus": os.cpu_count(),
     }
+    # AOTInductor compiles its CUDA wrapper against the CUDA toolkit's headers.
+    from torch.utils import cpp_extension
+
+    info["cuda_home"] = cpp_extension.CUDA_HOME
+    info["nvcc"] = shutil.which("nvcc")
+    info["cxx"] = shutil.which("g++") or shutil.which("c++")
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
         info["capability"] = "sm_{}{}".format(*torch.cuda.get_device_capability())

@@ -221,6 +221,8 @@ class GraphCache:
             }
             # The manifest last: a folder without one is never loaded.
             (temp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            # mkdtemp makes the folder private; a farm's shared cache must be readable.
+            os.chmod(temp, 0o755)
             try:
                 os.rename(temp, entry)
             except OSError:

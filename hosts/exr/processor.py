@@ -488,13 +488,15 @@ def _use_compiled(
     entry = session.cache.path(key)
     build = session.compile == "aot"
     existed = session.cache.has(key)
+    started = time.perf_counter()
     try:
         used = session.precompile(height, width, build=build)
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot compile the network for {key.describe()}: {exc}") from exc
     if used:
         how = "loaded" if existed else "compiled and cached"
-        message = f"{how} compiled graphs for {key.describe()}: {entry}"
+        seconds = time.perf_counter() - started
+        message = f"{how} compiled graphs for {key.describe()} in {seconds:.2f} s: {entry}"
     else:
         message = (
             f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
