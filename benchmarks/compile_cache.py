@@ -108,6 +108,11 @@ def main() -> int:
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     p.add_argument("--ratio", default="auto", help="--downsample-ratio of the runs")
     p.add_argument("--threads", type=int, help="--threads of the runs (default: torch's)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="an existing cache folder (e.g. to time only warm runs); default: a new empty one",
+    )
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "compile_cache.json")
     args = p.parse_args()
 
@@ -121,7 +126,7 @@ def main() -> int:
         for size in args.sizes.split(","):
             height, width = frame_size_wxh(size)
             plates = write_plates(work / size / "in", height, width)
-            cache = work / size / "cache"
+            cache = args.cache_dir or work / size / "cache"
             for mode in args.modes.split(","):
                 record = run(mode, plates, work / size / mode / "m.####.exr", cache, args)
                 record.update(size=size, precision=args.precision, cpu_capability=capability)
