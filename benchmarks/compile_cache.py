@@ -13,6 +13,10 @@ its own process, from process start to the process's exit after the last file is
   warm   python -m core.batch ...            (the default: loads the cached graphs)
   jit    process_shot(compile=True)          (torch.compile in the process, the old mode)
 
+``--interleaved`` instead compares the per-frame time of the cached package with
+``torch.compile`` in one process, frame by frame in turn, which is the fairer comparison on
+a shared machine.
+
 Per-frame time is taken between the first and the last "frame" events of the JSON log
 (inference overlapped with reading and writing, as on a farm). "ready" is process start to
 the compiled graphs being loaded (cold: compiled too), from the "compiled" event. Prints a
@@ -101,6 +105,41 @@ def run(mode: str, plates: str, out: Path, cache: Path, args: argparse.Namespace
     return record
 
 
+def interleaved(size: str, args: argparse.Namespace, rounds: int = 40) -> dict:
+    """Per-frame time of the cached package against ``torch.compile`` in this process: two
+    sessions on the same frames, one frame of each in turn, so both see the same load on a
+    shared machine; min and median ms over ``rounds`` frames after 4 warm-up frames each."""
+    import statistics
+
+    import torch
+
+    from benchmarks._common import frames, network
+    from core import MattingSession
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    height, width = frame_size_wxh(size)
+    net, _ = network(None)
+    clip = frames(rounds + 4, height, width)
+    ratio = "auto" if args.ratio == "auto" else float(args.ratio)
+    common = {"device": "cpu", "precision": args.precision, "downsample_ratio": ratio}
+    aot = MattingSession(clip, weights=net, compile="aot", cache_dir=args.cache_dir, **common)
+    jit = MattingSession(clip, weights=net, compile=True, **common)
+    streams = {"aot": iter(aot), "jit": iter(jit)}
+    times: dict[str, list[float]] = {"aot": [], "jit": []}
+    for i in range(rounds + 4):
+        for name, stream in streams.items():
+            t = time.perf_counter()
+            next(stream)
+            if i >= 4:
+                times[name].append((time.perf_counter() - t) * 1000)
+    record = {"size": size, "precision": args.precision, "threads": torch.get_num_threads()}
+    for name, values in times.items():
+        record[f"{name}_min_ms"] = round(min(values), 1)
+        record[f"{name}_median_ms"] = round(statistics.median(values), 1)
+    return record
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="512x288,1920x1080", help="WIDTHxHEIGHT, comma-separated")
@@ -114,9 +153,20 @@ def main() -> int:
         help="an existing cache folder (e.g. to time only warm runs); default: a new empty one",
     )
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "compile_cache.json")
+    p.add_argument(
+        "--interleaved",
+        action="store_true",
+        help="instead: per-frame time of the cached package against torch.compile in one "
+        "process, frame by frame in turn (--cache-dir: where the package is, or is built)",
+    )
     args = p.parse_args()
 
     import torch
+
+    if args.interleaved:
+        for size in args.sizes.split(","):
+            print(json.dumps(interleaved(size, args)), flush=True)
+        return 0
 
     capability = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, CPU capability {capability}, precision {args.precision}")
