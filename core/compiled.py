@@ -4,8 +4,9 @@
 full-resolution guided-filter pass) with ``torch.export``, compiles each into a package with
 ``torch._inductor.aoti_compile_and_package`` and loads them with ``aoti_load_package``. A
 package fits exactly one ``GraphKey``: the weights, the frame and network sizes, refinement,
-precision, device, the CPU's instruction set (inductor compiles with ``-march=native``), the
-torch version and the source of the model code, so any change builds a new entry instead of
+precision, device, the CPU's instruction set (inductor compiles with ``-march=native``) and
+thread count (CPU kernels are compiled for a fixed number of OpenMP threads), the torch
+version and the source of the model code, so any change builds a new entry instead of
 loading a stale one.
 
 Cache layout, one folder per key digest::
@@ -110,7 +111,8 @@ def code_digest(*objects: Any) -> str:
 @dataclass(frozen=True)
 class GraphKey:
     """Everything a compiled package depends on. frame and network: (height, width) of the
-    shot's frames and of the network's input."""
+    shot's frames and of the network's input. threads: the CPU threads its kernels run on
+    (inductor writes the count into them; 0 for CUDA packages)."""
 
     weights: str
     frame: tuple[int, int]
@@ -119,6 +121,7 @@ class GraphKey:
     precision: str
     device: str
     cpu: str
+    threads: int
     torch: str
     code: str
     format: int = FORMAT

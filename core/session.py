@@ -406,6 +406,7 @@ class MattingSession:
             precision=self.precision,
             device=device_identity(self.device),
             cpu=cpu_identity(),
+            threads=torch.get_num_threads() if self.device.type == "cpu" else 0,
             torch=torch.__version__,
             code=code_digest(MattingSession._fused_step, _Step, _Apply),
         )

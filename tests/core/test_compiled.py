@@ -22,6 +22,7 @@ KEY = GraphKey(
     precision="fp32",
     device="cpu",
     cpu="AVX512 abc",
+    threads=2,
     torch="2.13.0",
     code="fedcba9876543210",
 )
@@ -157,6 +158,7 @@ def test_every_part_of_the_key_names_another_entry():
         "precision": "bf16",
         "device": "cuda NVIDIA H200 sm_90 cuda 13.0",
         "cpu": "AVX2 abc",
+        "threads": 16,
         "torch": "2.11.0",
         "code": "0000000000000000",
         "format": 2,
@@ -186,6 +188,13 @@ def test_session_keys_follow_size_precision_and_weights(lite_network, tmp_path):
     assert key.cpu.startswith(torch.backends.cpu.get_cpu_capability())
     assert key.weights.startswith("in-memory ")
     assert session.graph_key(288, 512).refine is False
+    threads = torch.get_num_threads()
+    assert key.threads == threads
+    try:  # --threads of a farm slot: kernels for another thread count, another entry
+        torch.set_num_threads(threads + 1)
+        assert session.graph_key(1080, 1920).digest() != key.digest()
+    finally:
+        torch.set_num_threads(threads)
     assert session.graph_key(288, 512).digest() != key.digest()
     if cpu_has_native_bf16():
         bf16 = MattingSession([], weights=lite_network, device="cpu", precision="bf16")
