@@ -209,8 +209,8 @@ class MattingSession:
     (``batch_frames`` must be 1); results are close to, not bit-identical with, eager mode.
     True: ``torch.compile`` in this process, about half a minute or more of compiling per
     session. "aot": ahead-of-time compiled packages from the cache folder
-    (``core.compiled``), compiled and stored there once when missing, then loaded in about
-    a second by every later session with the same key. "cached": those packages when the
+    (``core.compiled``), compiled and stored there once when missing, then loaded in well
+    under a second by every later session with the same key. "cached": those packages when the
     cache already has them for this shot's size and settings, else eager.
     cache_dir: the packages' folder (default ``$MEMMATTE_CACHE`` or
     ``~/.cache/memmatte/compiled``).
@@ -458,10 +458,9 @@ class MattingSession:
         if key.refine:
             # The full-resolution pass is exported for the coefficients' real layout: the
             # one the step package returns.
+            step = load_package(folder / "step.pt2", self.device)
             with torch.inference_mode():
-                coefficients = load_package(folder / "step.pt2", self.device)(image, keys, values)[
-                    0
-                ]
+                coefficients = step(image, keys, values)[0]
             taps = frame_taps((height, width), size, self.device)
             package(_Apply(self.network), (image, coefficients.clone(), taps), folder / "apply.pt2")
 
