@@ -311,8 +311,18 @@ class _Package:
 
     def __init__(self, path: Path, device: torch.device) -> None:
         index = device.index if device.type == "cuda" and device.index is not None else -1
-        self._loader = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
+        self._model = None
+        try:
+            loader = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
+            self._run = loader.boxed_run
+        except (AttributeError, TypeError):
+            # A torch whose C++ loader differs: its public loader, slower to import.
+            from torch._inductor import aoti_load_package
+
+            self._model = aoti_load_package(str(path), device_index=index)
 
     def __call__(self, *args: Any) -> tuple[torch.Tensor, ...]:
+        if self._model is not None:
+            return tuple(self._model(*args))
         flat = [x for x in torch.utils._pytree.tree_leaves(args) if isinstance(x, torch.Tensor)]
-        return tuple(self._loader.boxed_run(flat))
+        return tuple(self._run(flat))
