@@ -3,6 +3,7 @@ compiled session timings, all results under $OUT. About 6 minutes on one H200.
 
     python3 benchmarks/gpu_check.py                 # writes $OUT/ (default ./gpu_check_out)
     python3 benchmarks/gpu_check.py --budget 200    # stop starting new work after 200 s
+    python3 benchmarks/gpu_check.py --parts tests   # only the CUDA tests (or eager, aot)
 
 Needs only torch (CUDA build), numpy and safetensors: no OpenImageIO, no bpy. Every timing
 runs in its own process with a timeout, so a crash or a slow compile costs only that line;
@@ -41,6 +42,12 @@ def main() -> int:
     p.add_argument("--budget", type=float, default=330.0, help="seconds to start new work in")
     p.add_argument("--one", nargs=4, metavar=("MODE", "SIZE", "PRECISION", "CACHE"))
     p.add_argument("--device", default="cuda", help="cpu: a dry run of this script")
+    p.add_argument(
+        "--parts",
+        default="eager,aot,tests",
+        help="what to run, in this order: eager timings, 512x288 packages, the CUDA tests, "
+        "then 1080p and fp32 packages (a second run can pick up what the budget left out)",
+    )
     args = p.parse_args()
     if args.one:
         print(json.dumps(_time_one(*args.one, device=args.device)))
@@ -94,19 +101,16 @@ def main() -> int:
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         say(f"{name}: {_describe(record)}")
 
-    # 1. Eager, every size and precision (fast, and the baseline of everything else).
-    for size in SIZES:
-        for precision in ("fp32", "fp16", "bf16"):
-            timing("eager", size, precision, out, 60)
-
-    # 2. The CUDA tests (session, compiled packages on CUDA, training).
-    limit = min(170.0, remaining())
-    if limit > 30:
-        tests = ["tests/core/test_cuda.py", "tests/training/test_cuda.py"]
-        tests.append("tests/hosts/exr/test_cuda.py")  # skips without OpenImageIO
+    def tests() -> None:
+        limit = min(150.0, remaining())
+        if limit < 30:
+            say("skipped pytest: out of budget")
+            return
+        files = ["tests/core/test_cuda.py", "tests/training/test_cuda.py"]
+        files.append("tests/hosts/exr/test_cuda.py")  # skips without OpenImageIO
         command = [sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:cacheprovider"]
-        command += [f"--junitxml={out / 'pytest.xml'}", *tests]
-        say(f"pytest {' '.join(tests)} (limit {limit:.0f} s)")
+        command += [f"--junitxml={out / 'pytest.xml'}", *files]
+        say(f"pytest {' '.join(files)} (limit {limit:.0f} s)")
         try:
             run = subprocess.run(
                 command, capture_output=True, text=True, timeout=limit, cwd=ROOT, env=_env()
@@ -117,17 +121,25 @@ def main() -> int:
         (out / "pytest.log").write_text(str(text))
         summary = [line for line in str(text).splitlines() if line.strip()][-1:]
         say(f"pytest exit {code}: {summary[0] if summary else ''}")
-    else:
-        say("skipped pytest: out of budget")
 
-    # 3. Ahead-of-time packages: cold (compile into an empty cache), then warm (load).
-    for size in SIZES:
-        cache = Path("/tmp") / f"memmatte-gpu-check-{os.getpid()}-{size}"
-        timing("aot-cold", size, "fp16", cache, 200)
-        timing("aot-warm", size, "fp16", cache, 60)
-    cache = Path("/tmp") / f"memmatte-gpu-check-{os.getpid()}-fp32"
-    timing("aot-cold", "512x288", "fp32", cache, 150)
-    timing("aot-warm", "512x288", "fp32", cache, 60)
+    def aot(size: str, precision: str) -> None:
+        # Cold: compile into an empty cache; warm: a fresh process loading the packages.
+        cache = Path("/tmp") / f"memmatte-gpu-check-{os.getpid()}-{size}-{precision}"
+        timing("aot-cold", size, precision, cache, 200)
+        timing("aot-warm", size, precision, cache, 60)
+
+    parts = args.parts.split(",")
+    if "eager" in parts:  # every size and precision: fast, and the baseline of the rest
+        for size in SIZES:
+            for precision in ("fp32", "fp16", "bf16"):
+                timing("eager", size, precision, out, 60)
+    if "aot" in parts:
+        aot("512x288", "fp16")
+    if "tests" in parts:
+        tests()
+    if "aot" in parts:
+        aot("1920x1080", "fp16")
+        aot("512x288", "fp32")
 
     say("summary (ms/frame):")
     for r in results:
