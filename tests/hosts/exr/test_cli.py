@@ -197,3 +197,15 @@ def test_sigterm_then_sigkill_mid_shot_then_resume_equals_a_clean_run(capsys, tm
         expected = (tmp_path / f"clean/m.{frame}.exr").read_bytes()
         assert (out / f"m.{frame}.exr").read_bytes() == expected, frame
     assert temp_files(tmp_path) == []
+
+
+def test_runs_say_whether_cached_compiled_graphs_were_used(capsys, shot, weights, tmp_path):
+    common = [shot, "--weights", weights, "--device", "cpu", "--log-format", "json"]
+    code, out, _ = _cli(capsys, *common, "--cache-dir", tmp_path / "cache")
+    assert code == 0
+    (event,) = [json.loads(line) for line in out.splitlines() if '"compiled"' in line]
+    assert "running eager" in event["message"] and "--precompile" in event["message"]
+    assert event["path"].startswith(str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists()  # looking does not create the cache
+    code, out, _ = _cli(capsys, *common, "-o", tmp_path / "e/m.####.exr", "--eager")
+    assert code == 0 and '"compiled"' not in out
