@@ -57,3 +57,32 @@ def test_a_chunked_openjd_job_writes_what_one_process_writes(tmp_path, weights, 
         assert (tmp_path / f"farm/m.{f}.exr").read_bytes() == (
             tmp_path / f"one/m.{f}.exr"
         ).read_bytes(), f
+
+
+@pytest.mark.slow
+def test_the_precompile_step_compiles_once_and_every_chunk_loads(tmp_path, weights, capsys):
+    write_shot(tmp_path / "in", 5)
+    template = tmp_path / "job/job.json"
+    code = main(
+        [str(tmp_path / "in/plate.####.exr"), "-o", str(tmp_path / "farm/m.####.exr"),
+         "--weights", str(weights), "--device", "cpu", "--threads", "1",
+         "--downsample-ratio", "0.5", "--cache-dir", str(tmp_path / "cache"),
+         "--emit-openjd", str(template), "--chunk-size", "2"]
+    )  # fmt: skip
+    assert code == 0
+    params = f"file://{tmp_path / 'job/job.params.json'}"
+    logs = []
+    for step in json.loads(template.read_text())["steps"]:
+        run = subprocess.run(
+            [OPENJD, "run", str(template), "-p", params, "--step", step["name"]],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        logs.append(run.stdout)
+    precompile, chunks = logs
+    assert precompile.count("compiled and cached compiled graphs") == 1
+    assert "Chunks run: 3" in chunks and chunks.count("loaded compiled graphs") == 3
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert len(list((tmp_path / "farm").glob("m.*.exr"))) == 5
