@@ -20,7 +20,7 @@ a shared machine.
 Per-frame time is taken between the first and the last "frame" events of the JSON log
 (inference overlapped with reading and writing, as on a farm). "ready" is process start to
 the compiled graphs being loaded (cold: compiled too), from the "compiled" event. Prints a
-table and writes JSON to --json (default benchmarks/compile_cache.json).
+table, and JSON to --json.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def main() -> int:
         type=Path,
         help="an existing cache folder (e.g. to time only warm runs); default: a new empty one",
     )
-    p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "compile_cache.json")
+    p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument(
         "--interleaved",
         action="store_true",
@@ -190,7 +190,8 @@ def main() -> int:
                     f"{record['first_frame_s']:.1f} s{ready}",
                     flush=True,
                 )
-                args.json.write_text(json.dumps(results, indent=2) + "\n")
+                if args.json:
+                    args.json.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

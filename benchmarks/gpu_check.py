@@ -1,7 +1,7 @@
 """One prepared check for a lent GPU machine: CUDA tests, then eager and ahead-of-time
 compiled session timings, all results under $OUT. About 6 minutes on one H200.
 
-    python3 benchmarks/gpu_check.py                 # writes $OUT/ (default ./gpu_check_out)
+    python3 benchmarks/gpu_check.py                 # writes $OUT/ (default /tmp/memmatte-gpu-check)
     python3 benchmarks/gpu_check.py --budget 200    # stop starting new work after 200 s
     python3 benchmarks/gpu_check.py --parts tests   # only the CUDA tests (or eager, aot)
 
@@ -52,7 +52,7 @@ def main() -> int:
     if args.one:
         print(json.dumps(_time_one(*args.one, device=args.device)))
         return 0
-    out = Path(os.environ.get("OUT") or ROOT / "gpu_check_out")
+    out = Path(os.environ.get("OUT") or "/tmp/memmatte-gpu-check")
     out.mkdir(parents=True, exist_ok=True)
     log = out / "gpu_check.log"
     log.write_text("")
