@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.compiled import (
+    GraphCache,
+    GraphKey,
+    code_digest,
+    cpu_identity,
+    device_identity,
+    load_package,
+    network_digest,
+    package,
+)
 from core.model import (
     MEMORY_FRAMES,
     STRIDE,
@@ -41,6 +52,8 @@ log = logging.getLogger("memmatte")
 DEFAULT_WEIGHTS = Path(__file__).parent / "assets" / "memmatte_default.safetensors"
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+COMPILE_MODES = (False, True, "aot", "cached")
 
 
 class FrameError(ValueError):
@@ -190,10 +203,17 @@ class MattingSession:
     batch_frames: frames encoded per backbone call (time-batched). 1, the default, encodes
     every frame alone, which makes results independent of where a run starts; larger values
     are faster on some machines but may differ from it in the last bits.
-    compile: ``torch.compile`` one fused step per frame (encode, memory readout, decode,
-    refine) with the weights frozen into the graph: the fastest CPU mode, after about half a
-    minute of compiling per shot size (docs/performance.md). Frames then go one per call
+    compile: False (eager), or one fused step per frame (encode, memory readout, decode,
+    refine) plus one full-resolution guided-filter pass, with the weights frozen into the
+    graphs: the fastest CPU mode (docs/performance.md). Frames then go one per call
     (``batch_frames`` must be 1); results are close to, not bit-identical with, eager mode.
+    True: ``torch.compile`` in this process, about half a minute or more of compiling per
+    session. "aot": ahead-of-time compiled packages from the cache folder
+    (``core.compiled``), compiled and stored there once when missing, then loaded in well
+    under a second by every later session with the same key. "cached": those packages when the
+    cache already has them for this shot's size and settings, else eager.
+    cache_dir: the packages' folder (default ``$MEMMATTE_CACHE`` or
+    ``~/.cache/memmatte/compiled``).
     """
 
     def __init__(
@@ -205,10 +225,13 @@ class MattingSession:
         downsample_ratio: float | str = "auto",
         precision: str = "auto",
         batch_frames: int = 1,
-        compile: bool = False,
+        compile: bool | str = False,
+        cache_dir: str | Path | None = None,
     ) -> None:
         if batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
+        if compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be False, True, 'aot' or 'cached'; got {compile!r}")
         if compile and batch_frames != 1:
             raise ValueError("compile=True runs one fused step per frame; use batch_frames=1")
         self._frames = frames
@@ -218,13 +241,20 @@ class MattingSession:
         network, self.weights_hash = _load(weights)
         # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
         self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.compile = compile
+        self.cache = GraphCache(cache_dir) if compile in ("aot", "cached") else None
+        # Two graphs per frame, no breaks: everything at the network's resolution, then the
+        # Deep Guided Filter's full-resolution pass (one graph with both runs the
+        # full-resolution part several times slower on the CPU). Packages load on the first
+        # frame, once its size is known.
         self._step = self._apply = None
-        if compile:
-            # Two graphs per frame, no breaks: everything at the network's resolution, then
-            # the Deep Guided Filter's full-resolution pass (one graph with both runs the
-            # full-resolution part several times slower on the CPU).
-            self._step = torch.compile(self._fused_step, fullgraph=True, dynamic=False)
-            self._apply = torch.compile(self._fused_apply, fullgraph=True, dynamic=False)
+        self._packages_pending = self.cache is not None
+        if compile is True:
+            # Each session compiles its own copies: dynamo keeps graphs per code object, so
+            # sessions sharing one hit its recompile limit after a few sizes or precisions
+            # (and kept every earlier session's frozen weights alive).
+            self._step = torch.compile(_own_code(self._fused_step), fullgraph=True, dynamic=False)
+            self._apply = torch.compile(_own_code(self._fused_apply), fullgraph=True, dynamic=False)
         if downsample_ratio != "auto" and not 0 < float(downsample_ratio) <= 1:
             raise ValueError(
                 f"downsample_ratio must be 'auto' or in (0, 1], got {downsample_ratio}"
@@ -329,6 +359,8 @@ class MattingSession:
     ) -> Iterator[MatteResult]:
         """Frames must arrive in order from ``first``, the shot's or the pre-roll's start;
         frames before ``start`` are pre-roll: encoded for memory, not yielded."""
+        if self._packages_pending:
+            indexed = self._load_packages_for(indexed)
         if self._step is not None:
             yield from self._stream_fused(indexed, first, start)
             return
@@ -346,6 +378,111 @@ class MattingSession:
                 count += 1
         if count == 0:
             raise FrameError("no frames: the session was given an empty input")
+
+    def _load_packages_for(self, indexed: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """Reads the first frame for the shot's size, loads (or builds) the packages for it,
+        and gives back the frames, that one included."""
+        source = iter(indexed)
+        head = next(source, None)
+        if head is None:
+            raise FrameError("no frames: the session was given an empty input")
+        image = self._check(head[1], head[0])
+        self.precompile(*image.shape[-2:], build=self.compile == "aot")
+        return itertools.chain([head], source)
+
+    def graph_key(self, height: int, width: int) -> GraphKey:
+        """The cache key of this session's packages for frames of ``height`` × ``width``."""
+        ratio = self.downsample_ratio
+        if ratio is None:
+            ratio = auto_downsample_ratio(height, width, self.network.auto_long_side)
+        size = network_size(height, width, ratio)
+        if self.weights_hash == "in-memory":
+            self.weights_hash = f"in-memory {network_digest(self.network)}"
+        return GraphKey(
+            weights=self.weights_hash,
+            frame=(height, width),
+            network=size,
+            refine=size != (height, width),
+            precision=self.precision,
+            device=device_identity(self.device),
+            cpu=cpu_identity(),
+            threads=torch.get_num_threads() if self.device.type == "cpu" else 0,
+            torch=torch.__version__,
+            code=code_digest(MattingSession._fused_step, _Step, _Apply),
+        )
+
+    def precompile(self, height: int, width: int, *, build: bool = True) -> bool:
+        """Loads this session's packages for frames of ``height`` × ``width`` from the cache,
+        compiling and storing them first when missing and ``build``; True when the session
+        will run them, False when it will run eager (nothing cached and not ``build``).
+        Only for ``compile="aot"`` or ``"cached"`` sessions, before their first frame."""
+        if self.cache is None:
+            raise ValueError("precompile needs a session made with compile='aot' or 'cached'")
+        if self._size is not None and self._size != (height, width):
+            raise FrameError(
+                f"precompile for {width}x{height}, but the shot is {self._size[1]}x{self._size[0]}"
+            )
+        if not self._packages_pending:
+            return self._step is not None
+        # The packages hold this size: the shot's frames must have it.
+        self._size = (height, width)
+        if self.downsample_ratio is None:
+            self.downsample_ratio = auto_downsample_ratio(
+                height, width, self.network.auto_long_side
+            )
+        key = self.graph_key(height, width)
+        graphs = self.cache.get(
+            key,
+            build=lambda folder: self._build_packages(key, folder),
+            load=lambda folder: self._load_packages(folder),
+            build_missing=build,
+        )
+        if graphs is None:
+            log.info("memmatte: no compiled graphs cached for %s; running eager", key.describe())
+        else:
+            self._step, self._apply = graphs
+        self._packages_pending = False
+        return graphs is not None
+
+    def _build_packages(self, key: GraphKey, folder: Path) -> None:
+        (height, width), size = key.frame, key.network
+        cfg = self.network.config
+        grid = (-(-size[0] // STRIDE), -(-size[1] // STRIDE))
+        image = torch.rand(1, 3, height, width, device=self.device)
+        image = image.contiguous(memory_format=torch.channels_last)
+        keys, values = (
+            torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=self.device)
+            for channels in (cfg.key_channels, cfg.value_channels)
+        )
+        package(_Step(self, size), (image, keys, values), folder / "step.pt2")
+        if key.refine:
+            # The full-resolution pass is exported for the coefficients' real layout: the
+            # one the step package returns.
+            step = load_package(folder / "step.pt2", self.device)
+            with torch.inference_mode():
+                coefficients = step(image, keys, values)[0]
+            taps = frame_taps((height, width), size, self.device)
+            package(_Apply(self.network), (image, coefficients.clone(), taps), folder / "apply.pt2")
+
+    def _load_packages(self, folder: Path) -> tuple[Any, Any]:
+        step = load_package(folder / "step.pt2", self.device)
+        apply = folder / "apply.pt2"
+        return step, load_package(apply, self.device) if apply.is_file() else None
+
+    def _call_step(
+        self, image: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, ...]:
+        if self.compile is True:
+            return self._compiled(self._step, image, keys, values, size)
+        # Packages are compiled for one layout of their inputs and do not check it.
+        return self._step(image, keys.contiguous(), values.contiguous())
+
+    def _call_apply(
+        self, image: torch.Tensor, coefficients: torch.Tensor, taps: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.compile is True:
+            return self._compiled(self._apply, image, coefficients, taps)
+        return self._apply(image, coefficients, taps)
 
     def _compiled(self, fn: Any, *args: Any) -> Any:
         # Freezing folds the weights (and their bf16 casts) into constants so oneDNN can use
@@ -398,11 +535,11 @@ class MattingSession:
                     torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=self.device)
                     for channels in (cfg.key_channels, cfg.value_channels)
                 ]
-                memory[index] = self._compiled(self._step, image, *zeros, size)[1:]
+                memory[index] = tuple(self._call_step(image, *zeros, size)[1:])
             previous = [memory[max(index - k, first)] for k in range(1, MEMORY_FRAMES + 1)]
             keys = torch.stack([k for k, _ in previous], dim=1)
             values = torch.stack([v for _, v in previous], dim=1)
-            out, key, value = self._compiled(self._step, image, keys, values, size)
+            out, key, value = self._call_step(image, keys, values, size)
             memory[index] = (key, value)
             memory.pop(index - MEMORY_FRAMES, None)
             if index < start:
@@ -410,7 +547,7 @@ class MattingSession:
             if out.shape[1] == 8:
                 if taps is None:
                     taps = frame_taps(self._size, size, self.device)
-                alpha, foreground = self._compiled(self._apply, image, out, taps)
+                alpha, foreground = self._call_apply(image, out, taps)
                 yield MatteResult(index, alpha.cpu().numpy(), foreground.cpu().numpy())
             else:
                 yield _result(index, out[:, :3], out[:, 3:])
@@ -422,3 +559,42 @@ def _result(index: int, fgr: torch.Tensor, pha: torch.Tensor) -> MatteResult:
     alpha = pha[0, 0].float().cpu().numpy()
     foreground = fgr[0].float().permute(1, 2, 0).cpu().numpy()
     return MatteResult(index, np.ascontiguousarray(alpha), np.ascontiguousarray(foreground))
+
+
+class _Step(torch.nn.Module):
+    """A session's ``_fused_step`` at one network size, as a module for ``torch.export``
+    (the network is a submodule, so its weights are the exported program's parameters)."""
+
+    def __init__(self, session: MattingSession, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.network = session.network
+        self.step = session._fused_step
+        self.size = size
+
+    def forward(
+        self, image: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        return self.step(image, keys, values, self.size)
+
+
+class _Apply(torch.nn.Module):
+    """``DeepGuidedFilter.apply_frame`` as a module for ``torch.export``."""
+
+    def __init__(self, network: MattingNetwork) -> None:
+        super().__init__()
+        self.refiner = network.refiner
+
+    def forward(
+        self, image: torch.Tensor, coefficients: torch.Tensor, taps: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.refiner.apply_frame(image, coefficients, taps)
+
+
+def _own_code(method: Any) -> Any:
+    """``method`` bound to a function with its own code object, so dynamo's graphs for it
+    (kept per code object) belong to this session alone and die with it."""
+    fn = method.__func__
+    own = types.FunctionType(
+        fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
+    return types.MethodType(own, method.__self__)

@@ -41,3 +41,10 @@ def clip() -> torch.Tensor:
         (base + drift).clamp(0, 1).flatten(0, 1), size=(40, 56), mode="bilinear"
     )
     return frames.unflatten(0, (1, 6))
+
+
+@pytest.fixture(autouse=True)
+def private_compiled_cache(tmp_path_factory, monkeypatch) -> None:
+    """Sessions and core.batch use compiled graphs when the cache has them: tests must not
+    pick up (or leave) packages in the user's cache."""
+    monkeypatch.setenv("MEMMATTE_CACHE", str(tmp_path_factory.mktemp("memmatte-cache")))

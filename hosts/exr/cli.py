@@ -94,11 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument(
+    compiled = p.add_mutually_exclusive_group()
+    compiled.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the network (fastest on CPUs for long chunks; about 40 s of "
-        "compiling per task)",
+        help="run ahead-of-time compiled graphs (the fastest CPU mode), compiling them into "
+        "the cache first if it has none for this size and these options (about a minute, "
+        "once); default: use them only when the cache has them, else run eager",
+    )
+    compiled.add_argument(
+        "--eager", action="store_true", help="never use compiled graphs, even cached ones"
+    )
+    compiled.add_argument(
+        "--precompile",
+        action="store_true",
+        help="only compile the graphs each shot needs into the cache, then exit (a farm "
+        "job's first step, so that no chunk compiles)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="compiled graphs' folder (default: $MEMMATTE_CACHE, else ~/.cache/memmatte/compiled)",
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference")
     p.add_argument("--io-threads", type=int, default=0, metavar="N", help="0: automatic")
@@ -139,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         if args.emit_openjd:
             return _emit_openjd(args, options, out)
+        if args.precompile:
+            from hosts.exr.processor import precompile
+
+            precompile(args.inputs, options, weights=args.weights, progress=out.event)
+            return errors.EXIT_OK
         with _signals(cancel) as received:
             try:
                 report = process(
@@ -180,7 +202,8 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         downsample_ratio=args.downsample_ratio,
         device=args.device,
         precision=args.precision,
-        compile=args.compile,
+        compile=False if args.eager else "aot" if args.compile else "cached",
+        cache_dir=args.cache_dir,
         io_threads=args.io_threads,
     )
     options.check()
@@ -214,6 +237,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     passed += ["--precision", args.precision]
     if args.compile:
         passed.append("--compile")
+    if args.eager:
+        passed.append("--eager")
     # Every task with the same thread count, whatever machine runs it: results depend on it
     # in the last bits, and --resume refuses outputs written with another (docs/farm.md).
     threads = args.threads or torch.get_num_threads()
@@ -225,6 +250,8 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
         chunk_size=args.chunk_size,
         python=args.python,
         extra_args=passed,
+        precompile=not args.eager,
+        cache_dir=args.cache_dir,
     )
     path = write_template(args.emit_openjd, template, values)
     out.note(
@@ -399,6 +426,8 @@ def _describe(e: Event) -> str:
         return f"{e.shot}: {e.message}"
     if e.kind == "stale_temp":
         return f"removed stale temporary file {e.path}"
+    if e.kind == "compiled":
+        return f"{e.shot}: {e.message}"
     if e.kind == "shot_done":
         rate = e.done / e.seconds if e.seconds else 0.0
         return f"{e.shot}: {e.done} frame(s) in {e.seconds:.1f} s ({rate:.2f} frames/s)"

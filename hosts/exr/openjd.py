@@ -8,7 +8,9 @@
     <Python> -m core.batch <Input> --output <Output> --frames 1011-1020 --resume ...
 
 Every chunk reads the two frames before it as memory pre-roll, so the chunks' outputs are
-bit-identical to a single-process run. The template is JSON, which is also valid YAML.
+bit-identical to a single-process run. A first step, ``precompile``, compiles the graphs
+every shot needs into the compiled-graph cache (``core.batch --precompile``); the chunks
+depend on it and load those graphs instead of compiling (or running eager) each. The template is JSON, which is also valid YAML.
 The paths (plates, outputs, weights) are PATH job parameters, written beside the template
 in ``job.params.json``. Check it with ``openjd check job.json``, run it locally with
 ``openjd run job.json -p file://job.params.json --step <name>``, or submit both to a farm
@@ -29,6 +31,7 @@ from hosts.exr.sequence import Shot, output_shot
 SPECIFICATION = "jobtemplate-2023-09"
 MAX_CHUNK = 150
 """The largest chunk the TASK_CHUNKING extension allows."""
+PRECOMPILE_STEP = "precompile"
 
 
 def job_template(
@@ -39,6 +42,8 @@ def job_template(
     chunk_size: int = 10,
     python: str = sys.executable,
     extra_args: Sequence[str] = (),
+    precompile: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> tuple[dict, dict[str, str]]:
     """The template as a dict, and the values of its PATH parameters.
 
@@ -47,7 +52,9 @@ def job_template(
     PATH defaults only inside the template's folder, so their values come separately (pass
     them with ``-p file://<values file>``). ``Python`` is the interpreter tasks run.
     extra_args: further ``core.batch`` options every task passes on (colour space, layout,
-    device, ...).
+    device, ...). precompile: begin with the ``precompile`` step. cache_dir: the compiled
+    graphs' folder, a ``CacheDir`` PATH parameter (on a farm of several machines, storage
+    they all share); None: each worker's default (``$MEMMATTE_CACHE`` or its user cache).
     """
     values: dict[str, str] = {}
 
@@ -69,7 +76,7 @@ def job_template(
             "description": "Frames per task; each task also reads 2 frames of pre-roll.",
         },
     ]
-    weights_args: list[str] = []
+    model_args: list[str] = []
     if weights is not None:
         parameters.append(
             {
@@ -81,10 +88,23 @@ def job_template(
             }
         )
         values["Weights"] = os.path.abspath(weights)
-        weights_args = ["--weights", "{{Param.Weights}}"]
+        model_args = ["--weights", "{{Param.Weights}}"]
+    if cache_dir is not None:
+        parameters.append(
+            {
+                "name": "CacheDir",
+                "type": "PATH",
+                "objectType": "DIRECTORY",
+                "dataFlow": "INOUT",
+                "description": "Compiled-graph cache shared by the tasks.",
+            }
+        )
+        values["CacheDir"] = os.path.abspath(cache_dir)
+        model_args += ["--cache-dir", "{{Param.CacheDir}}"]
 
     steps = []
-    names: set[str] = set()
+    names: set[str] = {PRECOMPILE_STEP} if precompile else set()
+    inputs = []
     for number, shot in enumerate(shots, start=1):
         suffix = "" if len(shots) == 1 else str(number)
         out = output_shot(shot, options.output)
@@ -101,6 +121,7 @@ def job_template(
             },
         ]
         values[f"Input{suffix}"] = os.path.abspath(shot.pattern())
+        inputs.append(f"{{{{Param.Input{suffix}}}}}")
         values[f"Output{suffix}"] = os.path.abspath(_output_pattern(out))
         frames = frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
         args = [
@@ -111,7 +132,7 @@ def job_template(
             f"{{{{Param.Output{suffix}}}}}",
             "--frames",
             "{{Task.Param.Frame}}",
-            *weights_args,
+            *model_args,
             "--resume",
             "--log-format",
             "json",
@@ -136,6 +157,15 @@ def job_template(
                 "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
             }
         )
+        if precompile:
+            steps[-1]["dependencies"] = [{"dependsOn": PRECOMPILE_STEP}]
+    if precompile:
+        compile_args = ["-m", "core.batch", *inputs, *model_args, "--precompile"]
+        compile_args += ["--log-format", "json", *_precompile_args(extra_args)]
+        if options.frames:
+            compile_args += ["--frames", options.frames]
+        action = {"command": "{{Param.Python}}", "args": compile_args}
+        steps.insert(0, {"name": PRECOMPILE_STEP, "script": {"actions": {"onRun": action}}})
     title = ", ".join(s.basename.rstrip("._-") for s in shots)
     template = {
         "specificationVersion": SPECIFICATION,
@@ -145,6 +175,16 @@ def job_template(
         "steps": steps,
     }
     return template, values
+
+
+def _precompile_args(extra_args: Sequence[str]) -> list[str]:
+    """The options that decide which graphs a task runs (ratio, device, precision,
+    threads); the others (layout, colour, ``--compile``) do not concern ``--precompile``."""
+    kept, args = [], list(extra_args)
+    for i, arg in enumerate(args):
+        if arg in ("--downsample-ratio", "--device", "--precision", "--threads"):
+            kept += args[i : i + 2]
+    return kept
 
 
 def values_path(template_path: str | Path) -> Path:

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,12 @@ class BatchOptions:
     output: output pattern (see ``hosts.exr.sequence.output_shot``); None → ``matte/``
     beside the plate. frames: a frame range such as "1001-1050" (fileseq syntax), None for
     the whole shot. colorspace: the plates' OCIO colour space, None to take it from each
-    file's metadata or format. compile: ``MattingSession(compile=True)`` (the fastest CPU
-    mode after tens of seconds of compiling; chunks stay bit-identical to a whole-shot run
-    made the same way). io_threads: reader and writer threads each (0: automatic).
+    file's metadata or format. compile: ``MattingSession``'s mode: "cached" (the default: the
+    ahead-of-time compiled graphs when the cache has them for the shot's size, else eager),
+    "aot" (compile them into the cache first when missing), False (eager) or True
+    (``torch.compile`` in this process); chunks stay bit-identical to a whole-shot run made
+    the same way. cache_dir: the compiled graphs' folder (None: ``$MEMMATTE_CACHE`` or
+    ``~/.cache/memmatte/compiled``). io_threads: reader and writer threads each (0: automatic).
     channels: which channels are the plates' colour (``hosts.exr.io.select_channels``):
     None for R, G, B or the ``rgb``/``diffuse`` layer, "A,B,C" or a layer name.
     prefetch: frames read ahead of the network (0: automatic).
@@ -82,7 +85,8 @@ class BatchOptions:
     downsample_ratio: float | str = "auto"
     device: str = "auto"
     precision: str = "auto"
-    compile: bool = False
+    compile: bool | str = "cached"
+    cache_dir: str | Path | None = None
     io_threads: int = 0
     prefetch: int = 0
 
@@ -152,8 +156,9 @@ class Model:
 class Event:
     """A progress event. kind: "shot_start" (total = frames to write, path = output
     pattern), "resume" (done = frames already complete), "stale_temp" (path removed),
-    "sanitised" (message has the counts), "warning" (message), "frame" (one output
-    written, in frame order; done/total), "shot_done" (seconds)."""
+    "sanitised" (message has the counts), "warning" (message), "compiled" (message: the
+    compiled graphs used, built, or missing), "frame" (one output written, in frame order;
+    done/total), "shot_done" (seconds)."""
 
     kind: str
     shot: str
@@ -237,7 +242,8 @@ def process_shot(
     downsample_ratio: float | str = "auto",
     device: str = "auto",
     precision: str = "auto",
-    compile: bool = False,
+    compile: bool | str = "cached",
+    cache_dir: str | Path | None = None,
     io_threads: int = 0,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -262,6 +268,7 @@ def process_shot(
         device=device,
         precision=precision,
         compile=compile,
+        cache_dir=cache_dir,
         io_threads=io_threads,
     )
     options.check()
@@ -313,6 +320,28 @@ def process(
             log.exception("internal error on %s", shot.name)
             failures.append(Failure(shot.name, 1, f"internal error: {exc!r}"))
     return BatchReport(tuple(reports), tuple(failures))
+
+
+def precompile(
+    inputs: Sequence[str],
+    options: BatchOptions,
+    *,
+    weights: str | Path | MattingNetwork | Model | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Path]:
+    """Compiles the graphs every shot needs (its frame size, and the options' ratio,
+    precision and device) into the cache, reading only each shot's first frame header;
+    returns the cache entries. A farm job runs this once before its chunks, so that no
+    chunk compiles and all of them run the same graphs."""
+    options.check()
+    model = load_model(weights)
+    entries = []
+    for shot in find_shots(inputs):
+        emit = _Emitter(progress, shot.name)
+        header = read_header(shot.path(_targets(shot, options.frames, emit)[0]))
+        session = _session([], replace(options, compile="aot"), model, header.width, header.height)
+        entries.append(_use_compiled(session, header.width, header.height, shot.name, emit))
+    return entries
 
 
 def frame_set(text: str) -> list[int]:
@@ -390,11 +419,7 @@ def run_shot(
     targets = _targets(shot, options.frames, emit)
     reference = read_header(shot.path(targets[0]), options.channels)
     size = (reference.width, reference.height)
-    ratio = (
-        auto_downsample_ratio(size[1], size[0], model.network.auto_long_side)
-        if options.downsample_ratio == "auto"
-        else float(options.downsample_ratio)
-    )
+    ratio = _ratio(options, model, *size)
     fmt = options.format
     stamp = {
         "version": core.__version__,
@@ -447,17 +472,12 @@ def run_shot(
 
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
     try:
-        session = MattingSession(
-            source,
-            weights=model.network,
-            device=options.device,
-            downsample_ratio=ratio,
-            precision=options.precision,
-            compile=options.compile,
-        )
-    except (ValueError, RuntimeError) as exc:
+        session = _session(source, options, model, *size)
+        if session.cache is not None:
+            _use_compiled(session, *size, shot.name, emit)
+    except BaseException:
         source.close()
-        raise UsageError(f"cannot run the network: {exc}") from exc
+        raise
     writer = _WriteBehind(threads, depth)
     written: list[int] = []
     ok = False
@@ -488,6 +508,57 @@ def run_shot(
         source.wait_seconds,
         writer.wait_seconds,
     )
+
+
+def _ratio(options: BatchOptions, model: Model, width: int, height: int) -> float:
+    if options.downsample_ratio == "auto":
+        return auto_downsample_ratio(height, width, model.network.auto_long_side)
+    return float(options.downsample_ratio)
+
+
+def _session(
+    source: Sequence[Any], options: BatchOptions, model: Model, width: int, height: int
+) -> MattingSession:
+    try:
+        return MattingSession(
+            source,
+            weights=model.network,
+            device=options.device,
+            downsample_ratio=_ratio(options, model, width, height),
+            precision=options.precision,
+            compile=options.compile,
+            cache_dir=options.cache_dir,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise UsageError(f"cannot run the network: {exc}") from exc
+
+
+def _use_compiled(
+    session: MattingSession, width: int, height: int, shot: str, emit: _Emitter
+) -> Path:
+    """Loads the session's compiled graphs (building them in "aot" mode) and says which
+    graphs the shot runs; returns their cache entry."""
+    assert session.cache is not None
+    key = session.graph_key(height, width)
+    entry = session.cache.path(key)
+    build = session.compile == "aot"
+    existed = session.cache.has(key)
+    started = time.perf_counter()
+    try:
+        used = session.precompile(height, width, build=build)
+    except (OSError, RuntimeError) as exc:
+        raise UsageError(f"cannot compile the network for {key.describe()}: {exc}") from exc
+    if used:
+        how = "loaded" if existed else "compiled and cached"
+        seconds = time.perf_counter() - started
+        message = f"{how} compiled graphs for {key.describe()} in {seconds:.2f} s: {entry}"
+    else:
+        message = (
+            f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
+            "eager (python -m core.batch --precompile builds them)"
+        )
+    emit(Event("compiled", shot, path=str(entry), message=message))
+    return entry
 
 
 def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:

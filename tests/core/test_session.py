@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import FrameError, MattingSession
-from core.session import auto_downsample_ratio
+from core.session import auto_downsample_ratio, cpu_has_native_bf16
 from core.weights import save_weights
 
 
@@ -179,6 +179,28 @@ def test_compiled_session_matches_eager(lite_network):
     for i in (0, 3):
         np.testing.assert_array_equal(session[i].alpha, compiled[i].alpha)
         np.testing.assert_array_equal(session[i].foreground, compiled[i].foreground)
+
+
+@pytest.mark.slow
+def test_compiled_sessions_of_several_sizes_and_precisions_share_one_process(lite_network):
+    """Each session owns its compiled graphs: six sessions (three sizes, fp32 then bf16) in one
+    process stay within dynamo's recompile limit and each matches its eager session."""
+    precisions = ["fp32", "bf16"] if cpu_has_native_bf16() else ["fp32"]
+    sizes = [(40, 56), (48, 64), (32, 80)]
+    kwargs = {"weights": lite_network, "device": "cpu", "downsample_ratio": 0.5}
+    sessions = []
+    for precision in precisions:
+        for h, w in sizes:
+            frames = _frames(2, h, w)
+            session = MattingSession(frames, compile=True, precision=precision, **kwargs)
+            compiled = list(session)
+            eager = list(MattingSession(frames, precision=precision, **kwargs))
+            tolerance = 1e-4 if precision == "fp32" else 0.05
+            for a, b in zip(eager, compiled, strict=True):
+                assert np.abs(a.alpha - b.alpha).max() <= tolerance, (precision, h, w)
+            sessions.append(session)
+    # The first session still runs its own graphs after the others compiled theirs.
+    np.testing.assert_array_equal(sessions[0][1].alpha, list(sessions[0])[1].alpha)
 
 
 def test_compile_runs_one_frame_per_step(lite_network):

@@ -354,3 +354,15 @@ def test_resume_with_another_thread_count_is_refused(capsys, tmp_path, weights):
     assert "m.1001.exr was written with other settings (threads 1 there, 2 now)" in err
     code, _, err = _cli(capsys, *common, "--threads", "1", "--resume")
     assert code == 0 and "3 already complete" in err
+
+
+def test_runs_say_whether_cached_compiled_graphs_were_used(capsys, shot, weights, tmp_path):
+    common = [shot, "--weights", weights, "--device", "cpu", "--log-format", "json"]
+    code, out, _ = _cli(capsys, *common, "--cache-dir", tmp_path / "cache")
+    assert code == 0
+    (event,) = [json.loads(line) for line in out.splitlines() if '"compiled"' in line]
+    assert "running eager" in event["message"] and "--precompile" in event["message"]
+    assert event["path"].startswith(str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists()  # looking does not create the cache
+    code, out, _ = _cli(capsys, *common, "-o", tmp_path / "e/m.####.exr", "--eager")
+    assert code == 0 and '"compiled"' not in out

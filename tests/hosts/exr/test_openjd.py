@@ -28,7 +28,12 @@ def test_a_chunked_openjd_job_writes_what_one_process_writes(tmp_path, weights, 
     )  # fmt: skip
     assert code == 0 and "openjd run" in capsys.readouterr().err
     job = json.loads(template.read_text())
-    (step,) = job["steps"]
+    precompile, step = job["steps"]
+    # The first step compiles the shot's graphs into the cache; the chunks wait for it.
+    assert step["dependencies"] == [{"dependsOn": precompile["name"]}]
+    args = precompile["script"]["actions"]["onRun"]["args"]
+    assert args[:3] == ["-m", "core.batch", "{{Param.Input}}"] and "--precompile" in args
+    assert args[args.index("--downsample-ratio") + 1] == "0.5"
     (frame,) = step["parameterSpace"]["taskParameterDefinitions"]
     assert frame["type"] == "CHUNK[INT]" and frame["range"] == "1001-1007"
     assert step["script"]["actions"]["onRun"]["command"] == "{{Param.Python}}"
@@ -66,3 +71,32 @@ def test_the_template_pins_the_thread_count(tmp_path, weights, capsys):
     args = json.loads(template.read_text())["steps"][0]["script"]["actions"]["onRun"]["args"]
     assert args[args.index("--threads") + 1] == str(torch.get_num_threads())
     assert f"--threads {torch.get_num_threads()}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_precompile_step_compiles_once_and_every_chunk_loads(tmp_path, weights, capsys):
+    write_shot(tmp_path / "in", 5)
+    template = tmp_path / "job/job.json"
+    code = main(
+        [str(tmp_path / "in/plate.####.exr"), "-o", str(tmp_path / "farm/m.####.exr"),
+         "--weights", str(weights), "--device", "cpu", "--threads", "1",
+         "--downsample-ratio", "0.5", "--cache-dir", str(tmp_path / "cache"),
+         "--emit-openjd", str(template), "--chunk-size", "2"]
+    )  # fmt: skip
+    assert code == 0
+    params = f"file://{tmp_path / 'job/job.params.json'}"
+    logs = []
+    for step in json.loads(template.read_text())["steps"]:
+        run = subprocess.run(
+            [OPENJD, "run", str(template), "-p", params, "--step", step["name"]],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        logs.append(run.stdout)
+    precompile, chunks = logs
+    assert precompile.count("compiled and cached compiled graphs") == 1
+    assert "Chunks run: 3" in chunks and chunks.count("loaded compiled graphs") == 3
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert len(list((tmp_path / "farm").glob("m.*.exr"))) == 5

@@ -158,6 +158,35 @@ def test_compiled_chunks_equal_a_compiled_whole_shot_run(tmp_path, weights):
         assert (tmp_path / f"chunks/m.{frame}.exr").read_bytes() == whole, frame
 
 
+@pytest.mark.slow
+def test_precompiled_graphs_serve_every_chunk_and_chunks_equal_a_whole_shot_run(
+    tmp_path, weights, capsys
+):
+    from core.batch import main
+
+    write_shot(tmp_path / "in", 6)
+    common = [str(tmp_path / "in/plate.####.exr"), "--weights", str(weights)]
+    common += ["--device", "cpu", "--downsample-ratio", "0.5", "--cache-dir", str(tmp_path / "c")]
+    assert main([*common, "--precompile"]) == 0
+    assert "compiled and cached compiled graphs" in capsys.readouterr().err
+    (entry,) = (tmp_path / "c").iterdir()
+    # Without --compile, runs use the cached graphs; chunks equal the whole-shot run.
+    assert main([*common, "-o", str(tmp_path / "whole/m.####.exr")]) == 0
+    for chunk in ("1001-1003", "1004-1006"):
+        assert main([*common, "-o", str(tmp_path / "chunks/m.####.exr"), "--frames", chunk]) == 0
+    err = capsys.readouterr().err
+    assert err.count("loaded compiled graphs for 48x32") == 3 and str(entry) in err
+    assert main([*common, "-o", str(tmp_path / "eager/m.####.exr"), "--eager"]) == 0
+    for frame in range(1001, 1007):
+        whole = (tmp_path / f"whole/m.{frame}.exr").read_bytes()
+        assert (tmp_path / f"chunks/m.{frame}.exr").read_bytes() == whole, frame
+        (_, compiled), (_, eager) = (
+            read_pixels(tmp_path / f"{d}/m.{frame}.exr") for d in ("whole", "eager")
+        )
+        assert np.abs(compiled - eager).max() <= 1e-3  # half-float outputs
+    assert list((tmp_path / "c").iterdir()) == [entry]
+
+
 def test_resume_skips_complete_frames_and_redoes_others(tmp_path, weights):
     write_shot(tmp_path / "in", 6)
     plates, out = str(tmp_path / "in/plate.####.exr"), str(tmp_path / "out/m.####.exr")
