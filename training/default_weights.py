@@ -1,4 +1,9 @@
-"""Regenerates the synthetic data and retrains the bundled default weights from scratch.
+"""Regenerates the synthetic data and retrains the paper's network from scratch on it.
+
+The bundled default weights no longer come from here: they are distilled from Robust Video
+Matting's published model on top of its encoder (``python -m training.distill``,
+docs/weights.md). This recipe stays as the synthetic-only, from-random baseline; ``--bundle``
+writes its results over the bundled files, which nothing does by default.
 
     python -m training.default_weights              # the shipped recipe, resumable
     python -m training.default_weights --scale 0.1  # a smoke run of the same schedule
@@ -17,9 +22,9 @@ figures of the run that produced the shipped checkpoint):
 4. stage 5 ("rooms") for both variants on a half-rendered mix over the 120 rendered room
    plates (``--no-rooms`` skips it and the plates); ``--restart-steps N`` adds stage 6, a
    second cosine cycle of stage 5 from its weights (tried, not shipped: docs/weights.md);
-5. the ``memory`` variant's final weights, cast to fp16, are written to
+5. with ``--bundle``, the ``memory`` variant's final weights, cast to fp16, are written to
    ``core/assets/memmatte_default.safetensors``, and the ``ablated`` one's to
-   ``training/assets/memmatte_ablated.safetensors`` (the quality report's baseline).
+   ``training/assets/memmatte_ablated.safetensors``.
 
 Every step skips work that is already done, so the command can be rerun after a stop.
 """
@@ -357,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         help="steps of an optional stage 6 (stage 5 again from its weights); default 0",
     )
     parser.add_argument(
-        "--no-bundle", action="store_true", help="do not overwrite the bundled weights"
+        "--bundle",
+        action="store_true",
+        help="overwrite the bundled default and ablated weights with this run's",
     )
     args = parser.parse_args(argv)
     plan = (
@@ -375,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     data = make_data(args.work, plan)
     finals = train(args.work, data, plan)
-    if not args.no_bundle:
+    if args.bundle:
         print(f"wrote {bundle(finals['memory'])}")
         print(f"wrote {bundle(finals['ablated'], ABLATED_ASSET)}")
     print(f"done in {(time.time() - start) / 60:.1f} min")

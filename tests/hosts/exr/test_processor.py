@@ -210,7 +210,7 @@ def test_resume_over_outputs_made_otherwise_is_refused_and_leaves_them(tmp_path,
     for change, differs in [
         ({"layout": "alpha"}, "layout 'rgba' there, 'alpha' now"),
         ({"downsample_ratio": 0.5}, "downsample_ratio"),
-        ({"compile": True}, "compile False there, True now"),
+        ({"compile": True}, "compile 'cached' there, True now"),
     ]:
         with pytest.raises(UsageError, match="was written with other settings") as error:
             _run(plates, out, weights, resume=True, **change)
