@@ -9,7 +9,9 @@ The recipe (docs/weights.md, "Transfer from Robust Video Matting"):
 1. **Data.** Person clips with exact alpha: 2D procedural clips generated in memory from seeds
    (each over its own moving background) and Blender-rendered clips read from a VideoMatte240K
    tree (composited over rendered room plates, panned). A fraction of the composites are
-   background only (alpha 0 everywhere). Every composite is fixed by ``data.seed``.
+   background only (alpha 0 everywhere). Optionally (``data.photo_clips``), zoomed, panning
+   clips cut from real photographs of people, which have no true alpha: the teacher's targets
+   stand in for it. Every composite is fixed by ``data.seed``.
 2. **Teacher targets, cached.** The teacher (``training.teachers.rvm``) runs over each whole
    composite clip with its recurrent state carried, warmed first on the clip's opening frames
    played backwards, so even frame 0 gets a warm teacher. Its alpha and foreground do not
@@ -23,7 +25,8 @@ The recipe (docs/weights.md, "Transfer from Robust Video Matting"):
 4. **Variants in lockstep.** Every variant of ``[[variant]]`` takes one step per iteration on
    its own batches, so all of them get exactly the same number of steps and frames: the
    memory network (T > 1) and its ablation (T = 1), each with the backbone frozen or
-   unfrozen at a low rate part-way through.
+   unfrozen at a low rate part-way through, or continuing from given weights (``init``: the
+   second and third stages, ``distill_stage2.toml`` and ``distill_stage3.toml``).
 5. **Deep Guided Filter.** The last ``refine_fraction`` of the steps trains only the refiner,
    with the network at half the clip resolution, the rest frozen.
 
