@@ -420,6 +420,7 @@ def run_shot(
     reference = read_header(shot.path(targets[0]), options.channels)
     size = (reference.width, reference.height)
     ratio = _ratio(options, model, *size)
+    options, eager_note = _resolve_cached(options, model, *size, shot.name)
     fmt = options.format
     stamp = {
         "version": core.__version__,
@@ -475,6 +476,8 @@ def run_shot(
         session = _session(source, options, model, *size)
         if session.cache is not None:
             _use_compiled(session, *size, shot.name, emit)
+        elif eager_note is not None:
+            emit(eager_note)
     except BaseException:
         source.close()
         raise
@@ -514,6 +517,30 @@ def _ratio(options: BatchOptions, model: Model, width: int, height: int) -> floa
     if options.downsample_ratio == "auto":
         return auto_downsample_ratio(height, width, model.network.auto_long_side)
     return float(options.downsample_ratio)
+
+
+def _resolve_cached(
+    options: BatchOptions, model: Model, width: int, height: int, shot: str
+) -> tuple[BatchOptions, Event | None]:
+    """``compile="cached"`` becomes what will run, before anything is written or resumed:
+    "aot" when the cache holds this shot's graphs, else eager (False). The output stamp then
+    records the graphs that made the pixels, so ``--resume`` never mixes eager frames with
+    compiled ones (they differ in the last bits). Also the "compiled" event to emit when the
+    shot runs eager for want of cached graphs."""
+    if options.compile != "cached":
+        return options, None
+    session = _session([], options, model, width, height)
+    assert session.cache is not None
+    key = session.graph_key(height, width)
+    if session.cache.has(key):
+        return replace(options, compile="aot"), None
+    message = (
+        f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
+        "eager (python -m core.batch --precompile builds them)"
+    )
+    return replace(options, compile=False), Event(
+        "compiled", shot, path=str(session.cache.path(key)), message=message
+    )
 
 
 def _session(

@@ -13,7 +13,7 @@ from core import MattingSession
 from core.weights import file_hash, load_network
 from hosts.exr import Cancelled, UsageError, process_shot
 from hosts.exr.colour import conversion
-from hosts.exr.io import read_plate, temp_path
+from hosts.exr.io import read_plate, read_stamp, temp_path
 from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_shot
 
 
@@ -210,7 +210,7 @@ def test_resume_over_outputs_made_otherwise_is_refused_and_leaves_them(tmp_path,
     for change, differs in [
         ({"layout": "alpha"}, "layout 'rgba' there, 'alpha' now"),
         ({"downsample_ratio": 0.5}, "downsample_ratio"),
-        ({"compile": True}, "compile 'cached' there, True now"),
+        ({"compile": True}, "compile False there, True now"),
     ]:
         with pytest.raises(UsageError, match="was written with other settings") as error:
             _run(plates, out, weights, resume=True, **change)
@@ -310,3 +310,17 @@ def test_frame_events_come_in_frame_order_when_writes_finish_out_of_order(
     assert first_started.is_set() and later_written.is_set()
     frames = [(e.frame, e.done) for e in events if e.kind == "frame"]
     assert frames == [(1001, 1), (1002, 2), (1003, 3), (1004, 4), (1005, 5)]
+
+
+def test_resume_never_mixes_eager_frames_with_cached_compiled_ones(tmp_path, weights, monkeypatch):
+    # The default mode runs the cached compiled graphs when they exist, else eager; the stamp
+    # records which ran, so graphs cached between a run and its resume are refused.
+    write_shot(tmp_path / "in", 3)
+    plates, out = str(tmp_path / "in/plate.####.exr"), str(tmp_path / "out/m.####.exr")
+    cache = tmp_path / "cache"
+    _run(plates, out, weights, cache_dir=cache)
+    assert read_stamp(tmp_path / "out/m.1001.exr")["compile"] is False
+    monkeypatch.setattr("core.compiled.GraphCache.has", lambda self, key: True)
+    monkeypatch.setattr("core.session.MattingSession.precompile", lambda self, *a, **k: True)
+    with pytest.raises(UsageError, match="compile False there, 'aot' now"):
+        _run(plates, out, weights, cache_dir=cache, resume=True)
