@@ -15,7 +15,7 @@ _BN_EPS = 0.001
 _BN_MOMENTUM = 0.01
 
 
-def _make_divisible(value: float, divisor: int = 8) -> int:
+def make_divisible(value: float, divisor: int = 8) -> int:
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
     if rounded < 0.9 * value:
         rounded += divisor
@@ -69,7 +69,7 @@ class SqueezeExcitation(nn.Module):
 
 
 @dataclass(frozen=True)
-class _Bneck:
+class BlockSpec:
     in_channels: int
     kernel: int
     expanded: int
@@ -82,27 +82,27 @@ class _Bneck:
 
 # (in, kernel, expanded, out, SE, hard-swish, stride, dilation); the last three blocks are
 # the dilated stage: stride 1 and dilation 2 keep the deepest map at 1/16.
-_LARGE = (
-    _Bneck(16, 3, 16, 16, False, False, 1, 1),
-    _Bneck(16, 3, 64, 24, False, False, 2, 1),
-    _Bneck(24, 3, 72, 24, False, False, 1, 1),
-    _Bneck(24, 5, 72, 40, True, False, 2, 1),
-    _Bneck(40, 5, 120, 40, True, False, 1, 1),
-    _Bneck(40, 5, 120, 40, True, False, 1, 1),
-    _Bneck(40, 3, 240, 80, False, True, 2, 1),
-    _Bneck(80, 3, 200, 80, False, True, 1, 1),
-    _Bneck(80, 3, 184, 80, False, True, 1, 1),
-    _Bneck(80, 3, 184, 80, False, True, 1, 1),
-    _Bneck(80, 3, 480, 112, True, True, 1, 1),
-    _Bneck(112, 3, 672, 112, True, True, 1, 1),
-    _Bneck(112, 5, 672, 160, True, True, 1, 2),
-    _Bneck(160, 5, 960, 160, True, True, 1, 2),
-    _Bneck(160, 5, 960, 160, True, True, 1, 2),
+LARGE_BLOCKS = (
+    BlockSpec(16, 3, 16, 16, False, False, 1, 1),
+    BlockSpec(16, 3, 64, 24, False, False, 2, 1),
+    BlockSpec(24, 3, 72, 24, False, False, 1, 1),
+    BlockSpec(24, 5, 72, 40, True, False, 2, 1),
+    BlockSpec(40, 5, 120, 40, True, False, 1, 1),
+    BlockSpec(40, 5, 120, 40, True, False, 1, 1),
+    BlockSpec(40, 3, 240, 80, False, True, 2, 1),
+    BlockSpec(80, 3, 200, 80, False, True, 1, 1),
+    BlockSpec(80, 3, 184, 80, False, True, 1, 1),
+    BlockSpec(80, 3, 184, 80, False, True, 1, 1),
+    BlockSpec(80, 3, 480, 112, True, True, 1, 1),
+    BlockSpec(112, 3, 672, 112, True, True, 1, 1),
+    BlockSpec(112, 5, 672, 160, True, True, 1, 2),
+    BlockSpec(160, 5, 960, 160, True, True, 1, 2),
+    BlockSpec(160, 5, 960, 160, True, True, 1, 2),
 )
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cfg: _Bneck) -> None:
+    def __init__(self, cfg: BlockSpec) -> None:
         super().__init__()
         act = nn.Hardswish if cfg.hardswish else nn.ReLU
         layers: list[nn.Module] = []
@@ -120,7 +120,7 @@ class InvertedResidual(nn.Module):
             )
         )
         if cfg.use_se:
-            layers.append(SqueezeExcitation(cfg.expanded, _make_divisible(cfg.expanded // 4)))
+            layers.append(SqueezeExcitation(cfg.expanded, make_divisible(cfg.expanded // 4)))
         layers.append(ConvNormActivation(cfg.expanded, cfg.out_channels, 1, activation=None))
         self.block = nn.Sequential(*layers)
         self.use_residual = cfg.stride == 1 and cfg.in_channels == cfg.out_channels
@@ -141,7 +141,7 @@ class MobileNetV3LargeEncoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = [ConvNormActivation(3, 16, 3, stride=2, activation=nn.Hardswish)]
-        layers += [InvertedResidual(cfg) for cfg in _LARGE]
+        layers += [InvertedResidual(cfg) for cfg in LARGE_BLOCKS]
         layers.append(ConvNormActivation(160, 960, 1, activation=nn.Hardswish))
         self.features = nn.Sequential(*layers)
 

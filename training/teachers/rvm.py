@@ -39,48 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.model.backbone import LARGE_BLOCKS, BlockSpec, make_divisible
 from training.teachers.tfjs import GraphModel, TfjsFormatError, read_model
 
 _SCOPE = "StatefulPartitionedCall/matting_network_wrapper/StatefulPartitionedCall/"
-
-
-@dataclass(frozen=True)
-class _Block:
-    """One MobileNetV3-Large inverted residual (in, kernel, expanded, out, SE, hard-swish, …)."""
-
-    in_channels: int
-    kernel: int
-    expanded: int
-    out_channels: int
-    use_se: bool
-    hardswish: bool
-    stride: int
-    dilation: int
-
-
-_BLOCKS = (
-    _Block(16, 3, 16, 16, False, False, 1, 1),
-    _Block(16, 3, 64, 24, False, False, 2, 1),
-    _Block(24, 3, 72, 24, False, False, 1, 1),
-    _Block(24, 5, 72, 40, True, False, 2, 1),
-    _Block(40, 5, 120, 40, True, False, 1, 1),
-    _Block(40, 5, 120, 40, True, False, 1, 1),
-    _Block(40, 3, 240, 80, False, True, 2, 1),
-    _Block(80, 3, 200, 80, False, True, 1, 1),
-    _Block(80, 3, 184, 80, False, True, 1, 1),
-    _Block(80, 3, 184, 80, False, True, 1, 1),
-    _Block(80, 3, 480, 112, True, True, 1, 1),
-    _Block(112, 3, 672, 112, True, True, 1, 1),
-    _Block(112, 5, 672, 160, True, True, 1, 2),
-    _Block(160, 5, 960, 160, True, True, 1, 2),
-    _Block(160, 5, 960, 160, True, True, 1, 2),
-)
-
-
-def _squeeze_channels(channels: int) -> int:
-    value = channels // 4
-    rounded = max(8, int(value + 4) // 8 * 8)
-    return rounded + 8 if rounded < 0.9 * value else rounded
 
 
 class ConvAct(nn.Module):
@@ -117,7 +79,7 @@ class ConvAct(nn.Module):
 class SqueezeExcitation(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
-        squeeze = _squeeze_channels(channels)
+        squeeze = make_divisible(channels // 4)
         self.fc1 = nn.Conv2d(channels, squeeze, 1)
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
 
@@ -127,7 +89,7 @@ class SqueezeExcitation(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cfg: _Block) -> None:
+    def __init__(self, cfg: BlockSpec) -> None:
         super().__init__()
         act = "hardswish" if cfg.hardswish else "relu"
         self.expand = (
@@ -166,7 +128,7 @@ class Encoder(nn.Module):
         self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
         self.register_buffer("inv_std", torch.ones(1, 3, 1, 1))
         self.stem = ConvAct(3, 16, 3, stride=2, activation="hardswish")
-        self.blocks = nn.ModuleList(InvertedResidual(cfg) for cfg in _BLOCKS)
+        self.blocks = nn.ModuleList(InvertedResidual(cfg) for cfg in LARGE_BLOCKS)
         self.last = ConvAct(160, 960, 1, activation="hardswish")
 
     def normalize(self, src: Tensor) -> Tensor:
