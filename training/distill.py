@@ -228,15 +228,22 @@ def _room(path: Path, frames: int, size, rng: np.random.Generator) -> np.ndarray
     big = cv2.resize(
         plate, (math.ceil(w * scale), math.ceil(h * scale)), interpolation=cv2.INTER_AREA
     )
+    return _pan(big, frames, size, rng, (0.3, 0.8))
+
+
+def _pan(big: np.ndarray, frames: int, size, rng: np.random.Generator, speed) -> np.ndarray:
+    """``frames`` crops of ``size`` from a random start in ``big``, moving by a random
+    velocity of at most ``speed`` (rows, columns) pixels a frame: (T, H, W, 3) uint8."""
+    h, w = size
     room_y, room_x = big.shape[0] - h, big.shape[1] - w
     y0, x0 = rng.uniform(0, room_y), rng.uniform(0, room_x)
-    vy, vx = rng.uniform(-0.3, 0.3), rng.uniform(-0.8, 0.8)
+    vy, vx = rng.uniform(-speed[0], speed[0]), rng.uniform(-speed[1], speed[1])
     out = []
     for t in range(frames):
         y = int(np.clip(y0 + vy * t, 0, room_y))
         x = int(np.clip(x0 + vx * t, 0, room_x))
         out.append(big[y : y + h, x : x + w])
-    return np.stack(out)
+    return np.ascontiguousarray(np.stack(out))
 
 
 def _place(fgr: np.ndarray, pha: np.ndarray, rng: np.random.Generator):
@@ -279,15 +286,7 @@ def _photo_clip(photo: np.ndarray, frames: int, size, rng: np.random.Generator) 
     )
     if rng.random() < 0.5:
         big = big[:, ::-1]
-    room_y, room_x = big.shape[0] - h, big.shape[1] - w
-    y0, x0 = rng.uniform(0, room_y), rng.uniform(0, room_x)
-    vy, vx = rng.uniform(-1.0, 1.0), rng.uniform(-3.0, 3.0)
-    out = []
-    for t in range(frames):
-        y = int(np.clip(y0 + vy * t, 0, room_y))
-        x = int(np.clip(x0 + vx * t, 0, room_x))
-        out.append(big[y : y + h, x : x + w])
-    return np.ascontiguousarray(np.stack(out))
+    return _pan(big, frames, size, rng, (1.0, 3.0))
 
 
 def _photos(config: DataConfig) -> list[np.ndarray]:
