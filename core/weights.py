@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.output}")
     elif args.command == "import-rvm":
         config = getattr(NetworkConfig, args.config)()
-        network = import_rvm(args.model_json, config=config, seed=args.seed)
+        try:
+            network = import_rvm(args.model_json, config=config, seed=args.seed)
+        except ValueError as exc:  # the TF.js reader's and the loader's errors name the file
+            parser.exit(2, f"memmatte: {exc}\n")
         save_weights(
             network,
             args.output,

@@ -708,14 +708,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--time-budget", type=float, help="seconds: fit the step count to it")
     args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file")
     overrides = list(args.set) + ([f"out={json.dumps(args.out)}"] if args.out else [])
-    config = DistillConfig.from_toml(args.config, overrides)
+    try:
+        config = DistillConfig.from_toml(args.config, overrides)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        parser.error(str(exc))
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA device")
     if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()):
         device = torch.device("cuda")
         torch.backends.cudnn.benchmark = True
     else:
         device = torch.device("cpu")
-    finals = run(config, device, args.resume, args.time_budget)
+    try:
+        finals = run(config, device, args.resume, args.time_budget)
+    except (ValueError, OSError) as exc:  # unreadable data, teacher or weights: named there
+        parser.exit(2, f"memmatte: {exc}\n")
     for name, path in finals.items():
         print(f"{name}: {path}")
     return 0

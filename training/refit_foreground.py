@@ -91,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=48, help="frames to fit on")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    config = DistillConfig.from_toml(args.config, args.set)
-    clips = build_clips(config.data)
+    try:
+        network = load_network(args.weights)  # before minutes of clip generation
+        config = DistillConfig.from_toml(args.config, args.set)
+        clips = build_clips(config.data)
+    except (ValueError, OSError) as exc:
+        parser.exit(2, f"memmatte: {exc}\n")
     keep = clips.pha.flatten(1).amax(1) > 0  # person clips (not background only)
     if clips.truth is not None:
         keep &= clips.truth
@@ -103,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     def take(x: torch.Tensor) -> torch.Tensor:
         return torch.stack([x[i, t] for i, t in flat]).float() / 255.0
 
-    network = load_network(args.weights)
     fit = refit_foreground(network, take(clips.com), take(clips.fgr), take(clips.pha))
     _, meta = read_weights(args.weights)
     reserved = {"format", "format_version", "config", "stage", "auto_long_side"}

@@ -143,3 +143,16 @@ def test_photo_clips_are_trained_on_the_teachers_targets(tmp_path):
     photo = (com - 200 / 255).abs().amax(dim=(1, 2, 3, 4)) < 0.02
     assert photo.any() and not photo.all()
     assert torch.equal(pha[photo], tpha[photo]) and torch.equal(fgr[photo], tfgr[photo])
+
+
+def test_command_line_mistakes_are_one_line_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as code:
+        distill.main(["--config", str(tmp_path / "missing.toml")])
+    assert code.value.code == 2 and "missing.toml: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as code:
+        distill.main(["--set", "bogus=1"])
+    assert code.value.code == 2 and "unexpected keyword argument 'bogus'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as code:
+            distill.main(["--device", "cuda"])
+        assert "this torch sees no CUDA device" in capsys.readouterr().err

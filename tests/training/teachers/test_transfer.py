@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from core.model import MattingNetwork
@@ -65,3 +66,13 @@ def test_core_weights_does_not_import_training():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_import_rvm_of_a_missing_model_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as code:
+        main(["import-rvm", str(tmp_path / "rvm.json"), "-o", str(tmp_path / "x.safetensors")])
+    assert code.value.code == 2
+    assert (
+        capsys.readouterr().err.strip() == f"memmatte: {tmp_path / 'rvm.json'}: no such model file"
+    )
+    assert not (tmp_path / "x.safetensors").exists()
