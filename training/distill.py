@@ -61,6 +61,7 @@ from torch.nn import functional as F
 from core.model import MattingNetwork
 from core.weights import save_weights
 from training.losses import alpha_l1, laplacian_loss, temporal_coherence_loss, total_loss
+from training.optimisation import lr_factor, param_group
 
 # -- configuration -----------------------------------------------------------------------
 
@@ -432,12 +433,6 @@ def resolve_precision(setting: str, device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up, then a cosine to 0 at ``total``."""
-    factor = min(1.0, (step + 1) / warmup) if warmup else 1.0
-    return factor * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
 def distill_loss(
     out_pha: Tensor,
     out_fgr: Tensor,
@@ -480,8 +475,7 @@ def _build_variant(vc: VariantConfig, config: DistillConfig, teacher: nn.Module,
     network.to(device).to(memory_format=torch.channels_last)
     groups: dict[str, list[nn.Parameter]] = {"backbone": [], "refiner": [], "rest": []}
     for name, param in network.named_parameters():
-        prefix = name.split(".", 1)[0]
-        groups[prefix if prefix in groups else "rest"].append(param)
+        groups[param_group(name)].append(param)
     lrs = {"backbone": vc.lr_backbone, "refiner": config.lr_refiner, "rest": config.lr_rest}
     optimizer = torch.optim.AdamW(
         [{"params": p, "lr": lrs[g], "name": g, "base_lr": lrs[g]} for g, p in groups.items()],
@@ -528,7 +522,7 @@ def train_step(variant: Variant, clips: ClipSet, step: int, total: int, config: 
     for group in variant.optimizer.param_groups:
         on = phase[group["name"]] if group["name"] != "refiner" else phase["refine"]
         warmup = 0 if group["name"] == "refiner" else config.warmup_steps
-        group["lr"] = group["base_lr"] * lr_factor(step, total, warmup) if on else 0.0
+        group["lr"] = group["base_lr"] * lr_factor(step, total, warmup, "cosine") if on else 0.0
         for p in group["params"]:
             p.requires_grad_(on)
     network.train()

@@ -150,21 +150,17 @@ def teacher_ratio(height: int, width: int) -> float:
 
 def teacher_predictor(model_json: Path | None = None) -> Predictor:
     from training.teachers.npm_cache import rvm_model_json
-    from training.teachers.rvm import load_teacher
+    from training.teachers.rvm import load_teacher, run_clip
 
     teacher = load_teacher(model_json or rvm_model_json())
 
     def predict(frames):
         h, w = frames[0].shape[:2]
-        alphas, fgrs = [], []
-        state = [None] * 4
+        clip = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
         with torch.no_grad():
-            for frame in frames:
-                src = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
-                fgr, pha, *state = teacher(src.float(), *state, teacher_ratio(h, w))
-                alphas.append(pha[0, 0].clamp(0, 1).numpy())
-                fgrs.append(fgr[0].clamp(0, 1).permute(1, 2, 0).numpy())
-        return alphas, fgrs
+            fgr, pha = run_clip(teacher, clip, teacher_ratio(h, w))
+        alphas = list(pha[:, 0].clamp(0, 1).numpy())
+        return alphas, list(fgr.clamp(0, 1).permute(0, 2, 3, 1).numpy())
 
     return predict
 

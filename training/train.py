@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import tomllib
@@ -50,6 +49,7 @@ from training.batches import (
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetLayoutError, composite
 from training.losses import LossTerms, segmentation_loss, total_loss
+from training.optimisation import lr_factor, param_group
 from training.sources import MissingRootError, matting_dataset, segmentation_dataset, set_epoch
 
 LOSS_TERMS = ("alpha_l1", "laplacian", "composition", "tem_agg", "tem")
@@ -84,22 +84,6 @@ def resolve_device(setting: str) -> torch.device:
             raise ConfigError("run.device = 'cuda' but torch sees no CUDA device")
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-def param_group(name: str) -> str:
-    """``backbone``, ``refiner`` (the Deep Guided Filter) or ``rest``, by parameter name."""
-    for prefix in ("backbone", "refiner"):
-        if name.startswith(prefix + "."):
-            return prefix
-    return "rest"
-
-
-def lr_factor(step: int, total: int, warmup: int, decay: str) -> float:
-    """Learning-rate multiplier after ``step`` matting steps of ``total``."""
-    factor = min(1.0, (step + 1) / warmup) if warmup else 1.0
-    if decay == "cosine":
-        factor *= 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
-    return factor
 
 
 def build_network(config: TrainConfig) -> MattingNetwork:

@@ -227,12 +227,21 @@ def test_compile_mode_is_checked(lite_network):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize(
+    "precision",
+    [
+        "fp32",
+        pytest.param(
+            "bf16",
+            marks=pytest.mark.skipif(
+                not cpu_has_native_bf16(), reason="bf16 is emulated on this CPU (hours a test)"
+            ),
+        ),
+    ],
+)
 def test_aot_session_matches_eager_and_later_sessions_load_the_package(
     lite_network, tmp_path, precision
 ):
-    if precision == "bf16" and not cpu_has_native_bf16():
-        pytest.skip("bf16 is emulated on this CPU")
     package_cache = tmp_path / "compiled"
     frames = _frames(4)
     kwargs = {"weights": lite_network, "device": "cpu", "downsample_ratio": 0.5}

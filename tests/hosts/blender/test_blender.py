@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from core.weights import save_weights
 
@@ -247,11 +248,8 @@ def test_a_complete_cache_is_reused_not_computed_again(tmp_path, blend, weights)
     assert not list((tmp_path / "memmatte_cache").glob(".*"))  # no staging left
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_device_without_cuda_is_one_sentence(tmp_path, blend):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
     plates = scenes.make_plates(tmp_path / "plates", 2, first=1)
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, 2
