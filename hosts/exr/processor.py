@@ -672,9 +672,16 @@ def _complete(
                 for key in STAMP_KEYS
                 if found.get(key) != expected.get(key)
             )
+            same = "--threads"
+            if found.get("compile") != expected.get("compile"):
+                same = (
+                    "--eager for frames made without compiled graphs"
+                    if found.get("compile") is False
+                    else "--compile for frames made with them"
+                )
             raise UsageError(
                 f"--resume: {path} was written with other settings ({changes}); rerun with "
-                "the same settings (e.g. --threads), another --output, or without --resume "
+                f"the same settings (e.g. {same}), another --output, or without --resume "
                 "to replace every frame"
             )
         complete.append(frame)

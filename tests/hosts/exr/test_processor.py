@@ -322,5 +322,6 @@ def test_resume_never_mixes_eager_frames_with_cached_compiled_ones(tmp_path, wei
     assert read_stamp(tmp_path / "out/m.1001.exr")["compile"] is False
     monkeypatch.setattr("core.compiled.GraphCache.has", lambda self, key: True)
     monkeypatch.setattr("core.session.MattingSession.precompile", lambda self, *a, **k: True)
-    with pytest.raises(UsageError, match="compile False there, 'aot' now"):
+    with pytest.raises(UsageError, match="compile False there, 'aot' now") as error:
         _run(plates, out, weights, cache_dir=cache, resume=True)
+    assert "--eager for frames made without compiled graphs" in str(error.value)
