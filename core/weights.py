@@ -9,9 +9,10 @@ loaded implicitly: ``.pth`` files are only read by the explicit torchvision conv
     python -m core.weights import-torchvision mobilenet_v3_large.pth -o init.safetensors
     python -m core.weights import-rvm rvm.json -o rvm-init.safetensors
 
-``import-rvm`` reads Robust Video Matting's TF.js export with ``training.teachers`` (imported
-inside the command, so ``core`` itself does not depend on ``training``); the checkpoint it
-writes is derived from GPL-3.0 weights and carries that licence (docs/teacher.md).
+``import-rvm`` reads Robust Video Matting's TF.js export with
+``training.teachers.transfer.import_rvm``, imported inside the command so that ``core``'s
+library code does not depend on ``training``; the checkpoint it writes is derived from GPL-3.0
+weights and carries that licence (docs/teacher.md).
 """
 
 from __future__ import annotations
@@ -167,21 +168,6 @@ def import_torchvision(
     return network
 
 
-def import_rvm(
-    model_json: str | Path, *, config: NetworkConfig | None = None, seed: int = 0
-) -> MattingNetwork:
-    """A new network whose backbone holds Robust Video Matting's MobileNetV3 encoder (read
-    from its TF.js export); the rest is randomly initialised from ``seed``."""
-    from training.teachers.rvm import load_teacher
-    from training.teachers.transfer import transfer_rvm_encoder
-
-    teacher = load_teacher(model_json)
-    torch.manual_seed(seed)
-    network = MattingNetwork(config)
-    transfer_rvm_encoder(network, teacher)
-    return network
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.weights")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"wrote {args.output}")
     elif args.command == "import-rvm":
+        from training.teachers.transfer import import_rvm
+
         config = getattr(NetworkConfig, args.config)()
         try:
             network = import_rvm(args.model_json, config=config, seed=args.seed)

@@ -11,12 +11,14 @@ Weights derived from Robust Video Matting are GPL-3.0 (docs/teacher.md).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from core.model import MattingNetwork
+from core.model import MattingNetwork, NetworkConfig
 from core.model.backbone import ConvNormActivation, MobileNetV3LargeEncoder, SqueezeExcitation
-from training.teachers.rvm import ConvAct, RobustVideoMatting
+from training.teachers.rvm import ConvAct, RobustVideoMatting, load_teacher
 
 
 def _teacher_layers(teacher: RobustVideoMatting) -> list[nn.Module]:
@@ -67,3 +69,16 @@ def transfer_rvm_encoder(network: MattingNetwork, teacher: RobustVideoMatting) -
             if not isinstance(source, ConvAct):
                 raise ValueError(f"layer order differs at {type(source).__name__}")
             _copy_conv_bn(target, source)
+
+
+def import_rvm(
+    model_json: str | Path, *, config: NetworkConfig | None = None, seed: int = 0
+) -> MattingNetwork:
+    """A new network whose backbone holds Robust Video Matting's MobileNetV3 encoder (read
+    from its TF.js export, ``rvm.json`` with its shards beside it); the rest is randomly
+    initialised from ``seed``. ``python -m core.weights import-rvm`` writes it to a checkpoint."""
+    teacher = load_teacher(model_json)
+    torch.manual_seed(seed)
+    network = MattingNetwork(config)
+    transfer_rvm_encoder(network, teacher)
+    return network
