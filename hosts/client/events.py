@@ -258,4 +258,3 @@ def _value(kind: str, f: dataclasses.Field, value: object) -> object:
     if expected is not None and (isinstance(value, bool) or not isinstance(value, expected)):
         raise EventError(f"{kind} event: {f.name} should be {f.type}, got {value!r}")
     return float(value) if f.type == "float" else value
-

@@ -87,7 +87,7 @@ class FramePattern:
 
 
 def parse_range(text: str) -> tuple[int, int]:
-    """"1001-1100" → (1001, 1100); "1050" → (1050, 1050). ``ValueError`` otherwise, or when
+    """ "1001-1100" → (1001, 1100); "1050" → (1050, 1050). ``ValueError`` otherwise, or when
     the last frame comes before the first."""
     m = _RANGE.fullmatch(text.strip())
     if not m:

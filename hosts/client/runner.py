@@ -108,9 +108,12 @@ class Process:
 
     @property
     def pid(self) -> int | None:
-        """The child's process id while it runs, else None."""
-        popen = self._popen
-        return popen.pid if popen is not None and popen.poll() is None else None
+        """The child's process id (and process group id), once started."""
+        return self._popen.pid if self._popen is not None else None
+
+    def poll(self) -> int | None:
+        """The exit status once the process has ended, else None (also before ``start``)."""
+        return self._popen.poll() if self._popen is not None else None
 
     @property
     def cancelled(self) -> bool:
