@@ -39,10 +39,8 @@ class FramePattern:
             raise ValueError(f"{path!r} has {len(tokens)} frame numbers; use one")
         token = tokens[0]
         text = token.group(0)
-        if text[0] in "#@":
-            padding = len(text)
-        else:
-            padding = int(token.group(1) or token.group(2) or 1)
+        digits = token.group(1) or token.group(2)
+        padding = len(text) if text[0] in "#@" else int(digits or 1)
         prefix = os.path.join(head, name[: token.start()]) if head else name[: token.start()]
         return cls(prefix, padding, name[token.end() :])
 

@@ -288,9 +288,9 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     out.note(
         events.OpenJD(
             f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
-        f"{threads}) and its path "
-        f"values {values_path(path)}; run locally: openjd run {path} "
-        f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'"
+            f"{threads}) and its path "
+            f"values {values_path(path)}; run locally: openjd run {path} "
+            f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'"
         )
     )
     return errors.EXIT_OK

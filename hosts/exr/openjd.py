@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from hosts.client.command import BatchCommand
-
 from hosts.exr.processor import BatchOptions, frame_set
 from hosts.exr.sequence import Shot, output_shot
 
