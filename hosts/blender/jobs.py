@@ -257,8 +257,6 @@ atexit.register(cancel_all)
 def reuse(scene, node, settings: Settings) -> bool:
     """Points ``node`` at its cache and returns True when the cache already holds the
     complete matte of the current footage, frames and settings (nothing to compute)."""
-    from .nodes import apply_matte
-
     footage = find_footage(node)
     plan = plan_frames(footage, scene.frame_start, scene.frame_end)
     folder = cache_folder(scene, node)
