@@ -34,7 +34,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(name)
         for after in sorted(graph.get(name, ())):
             if state.get(after) == 1:
-                return path[path.index(after) :] + [after]
+                return [*path[path.index(after) :], after]
             if after not in state and (found := visit(after)):
                 return found
         path.pop()
