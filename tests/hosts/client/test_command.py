@@ -91,7 +91,7 @@ def test_commands_core_batch_would_refuse_are_refused(fields, message):
 
 
 def test_the_openjd_template_passes_every_task_option_on(tmp_path, capsys):
-    """Formerly the template was assembled by hand from argparse and dropped --io-threads."""
+    """Every option a task needs reaches it, --io-threads and --channels included."""
     write_shot(tmp_path / "in", 3)
     template = tmp_path / "job.json"
     given = dataclasses.replace(
