@@ -3,8 +3,8 @@
 Blender's own Python never imports torch or memmatte. A ``MatteJob`` runs one or two
 stages in child processes — a background Blender that renders the footage to EXR frames
 (when the batch processor cannot read it as it is), then ``<python> -m core.batch`` in the
-memmatte environment — and reads their JSON progress lines on a thread of its own. The
-thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
+memmatte environment — through ``hosts.client``'s runner (``.client``: see client.py), and
+follows their JSON events on a thread of its own. The thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
 (a modal operator's timer) and updates the UI from there.
 
 Every file is written under a staging folder of this process in the cache; only a finished
