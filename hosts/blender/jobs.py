@@ -40,6 +40,7 @@ from .footage import (
 from .group import apply_matte, iter_nodes
 from .preferences import Settings
 from .worker import (
+    RESULT,
     MatteJob,
     Progress,
     Stage,
@@ -174,7 +175,7 @@ def _stages(
         padding = 4
     command = command_module.BatchCommand(
         (source,),
-        output=str(staging / "matte" / f"matte.{'#' * padding}.exr"),
+        output=str(staging / RESULT / f"matte.{'#' * padding}.exr"),
         frames=frames.range_text(first, last),
         weights=settings.weights or None,
         device=settings.device,

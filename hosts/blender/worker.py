@@ -70,6 +70,9 @@ def resolve_python(setting: str = "") -> str:
         raise WorkerError(str(error)) from None
 
 
+RESULT = "matte"
+"""The folder of a job's staging folder that its last stage fills with the matte."""
+
 MANIFEST = "memmatte.json"
 """In a cache folder: what its mattes were computed from (``manifest`` of a job)."""
 
@@ -133,10 +136,10 @@ def _explain(stage: Stage, python: str, outcome: runner.Outcome) -> str:
 
 @dataclass
 class MatteJob:
-    """Runs ``stages`` one after another, then moves ``staging / result`` to ``destination``.
+    """Runs ``stages`` one after another (in ``staging``), then moves ``staging / RESULT`` to
+    ``destination``.
 
     staging: a folder this job owns (created, then removed whatever happens).
-    result: the folder, relative to staging, that the last stage fills with the matte.
     python: memmatte's interpreter, named in error messages.
     manifest: written as ``memmatte.json`` beside the mattes; when another process has
     published a complete cache of the same manifest meanwhile, that one is kept.
@@ -145,11 +148,8 @@ class MatteJob:
     stages: list[Stage]
     staging: Path
     destination: Path
-    result: str = "matte"
     python: str = ""
     manifest: dict | None = None
-    cwd: Path | None = None
-    on_finish: Callable[[Progress], None] | None = None
     _progress: Progress = field(default_factory=lambda: Progress("running"))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: threading.Event = field(default_factory=threading.Event)
@@ -235,12 +235,10 @@ class MatteJob:
             self._set(Progress("failed", "", done_before, total, f"memmatte job failed: {error}"))
         finally:
             self._cleanup()
-            if self.on_finish is not None:
-                self.on_finish(self.progress())
 
     def _run_stage(self, stage: Stage, done_before: int, total: int) -> str | None:
         """Runs one stage; returns an error message, or None when it succeeded (or was cancelled)."""
-        process = runner.Process(stage.command, cwd=self.cwd or self.staging, grace=CANCEL_GRACE)
+        process = runner.Process(stage.command, cwd=self.staging, grace=CANCEL_GRACE)
         self._process = process
         if self._cancelled.is_set():
             return None
@@ -274,7 +272,7 @@ class MatteJob:
         Another task of the same .blend may publish at the same time: a destination that
         already holds this manifest's complete matte is kept, and a rename that loses a race
         is retried."""
-        produced = self.staging / self.result
+        produced = self.staging / RESULT
         if not produced.is_dir() or not any(produced.iterdir()):
             raise WorkerError(f"the worker finished but wrote no matte frames to {produced}")
         if self.manifest is not None:

@@ -135,13 +135,11 @@ class RenderJob:
         frames: Iterable[int],
         *,
         env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
     ) -> None:
         self.command = list(command)
         self.matte = FramePattern.parse(matte)
         self.frames = list(frames)
         self.env = child_environment() if env is None else dict(env)
-        self.cwd = cwd
         self.process: runner.Process | None = None
         self.events: list[events.Event] = []
         self._cancel = threading.Event()
@@ -173,7 +171,7 @@ class RenderJob:
         except OSError as error:
             return RenderResult("failed", error=f"cannot create {self._folder}: {error}")
         self._before = set(os.listdir(self._folder))
-        self.process = runner.Process(self.command, env=self.env, cwd=self.cwd, grace=CANCEL_GRACE)
+        self.process = runner.Process(self.command, env=self.env, grace=CANCEL_GRACE)
         try:
             self.process.start()
         except OSError as error:  # the interpreter is missing or cannot run
