@@ -11,6 +11,7 @@ them (OpenJD templates put ``{{Param.Input}}`` placeholders in them).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 LAYOUTS = ("rgba", "alpha", "layers")
@@ -18,6 +19,10 @@ COMPILE_MODES = ("cached", "aot", "eager")
 """cached: compiled graphs when the cache has them (the default); aot: ``--compile``;
 eager: ``--eager``."""
 LOG_FORMATS = ("text", "json")
+RUN_OPTIONS = ("output", "weights", "frames", "cache_dir", "resume", "keep_going",
+               "emit_openjd", "chunk_size", "template_python", "log_format", "quiet")  # fmt: skip
+"""Options of one run (where, which frames, what it logs, farm templates) rather than of how
+frames are matted."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,12 @@ class BatchCommand:
                 raise ValueError(f"{name} {value!r}: one of {', '.join(allowed)}")
         if self.precompile and self.compile != "cached":
             raise ValueError("precompile cannot be combined with --compile or --eager")
+
+    def matting(self) -> BatchCommand:
+        """This command with only the options of how frames are matted (layout, colour,
+        network, threads): ``RUN_OPTIONS`` back at their defaults."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in RUN_OPTIONS}
+        return dataclasses.replace(self, **defaults)
 
     def args(self) -> list[str]:
         """What follows ``-m core.batch``: the inputs, then the options not at default."""

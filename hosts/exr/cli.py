@@ -260,21 +260,7 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
     # Every task with the same thread count, whatever machine runs it: results depend on it
     # in the last bits, and --resume refuses outputs written with another (docs/farm.md).
     threads = args.threads or torch.get_num_threads()
-    task = dataclasses.replace(
-        command(args),
-        output=None,
-        weights=None,
-        frames=None,
-        cache_dir=None,
-        threads=threads,
-        resume=False,
-        keep_going=False,
-        emit_openjd=None,
-        chunk_size=10,
-        template_python=None,
-        log_format="text",
-        quiet=False,
-    )
+    task = dataclasses.replace(command(args).matting(), threads=threads)
     template, values = job_template(
         shots,
         options,

@@ -133,3 +133,12 @@ def test_the_openjd_template_passes_every_task_option_on(tmp_path, capsys):
 def _parsed_args(args: list[str]) -> BatchCommand:
     assert args[:2] == ["-m", "core.batch"]
     return command(build_parser().parse_args(args[2:]))
+
+
+def test_matting_keeps_how_frames_are_matted_and_drops_the_run_options():
+    assert EVERY_OPTION.matting().args() == [
+        "/shots/a.####.exr", "/shots/b.%04d.exr", "--colorspace", "ACEScg", "--channels",
+        "diffuse", "--compression", "piz", "--pixel-type", "float", "--downsample-ratio",
+        "0.25", "--device", "cuda:1", "--precision", "bf16", "--threads", "3", "--io-threads",
+        "5", "--layers", "--unpremultiplied", "--compile",
+    ]  # fmt: skip

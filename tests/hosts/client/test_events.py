@@ -86,6 +86,9 @@ def test_newer_fields_are_ignored_and_unknown_kinds_kept():
 def test_records_this_client_cannot_read_are_refused(record, message):
     with pytest.raises(EventError, match=message):
         parse(json.dumps(record))
+
+
+def test_a_line_that_is_not_json_is_refused():
     with pytest.raises(EventError, match="not JSON"):
         parse("{oops")
 
