@@ -137,7 +137,6 @@ def job_template(
             log_format="json",
             **params,
         )
-        args = chunk.argv("")[1:]
         steps.append(
             {
                 "name": _unique(f"matte {shot.basename.rstrip('._-') or 'shot'}", names),
@@ -154,7 +153,7 @@ def job_template(
                         }
                     ]
                 },
-                "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
+                "script": {"actions": {"onRun": _action(chunk)}},
             }
         )
         if precompile:
@@ -173,8 +172,7 @@ def job_template(
             log_format="json",
             **params,
         )
-        compile_args = compile_all.argv("")[1:]
-        action = {"command": "{{Param.Python}}", "args": compile_args}
+        action = _action(compile_all)
         steps.insert(0, {"name": PRECOMPILE_STEP, "script": {"actions": {"onRun": action}}})
     title = ", ".join(s.basename.rstrip("._-") for s in shots)
     template = {
@@ -185,6 +183,12 @@ def job_template(
         "steps": steps,
     }
     return template, values
+
+
+def _action(command: BatchCommand) -> dict:
+    """An onRun action running ``command`` with the template's ``Python``."""
+    python, *args = command.argv("{{Param.Python}}")
+    return {"command": python, "args": args}
 
 
 def values_path(template_path: str | Path) -> Path:
