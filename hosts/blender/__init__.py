@@ -52,22 +52,12 @@ def matte_scene(
     import bpy
 
     from . import jobs
-    from .nodes import iter_nodes
     from .preferences import settings
-    from .worker import WorkerError
 
-    scene = scene or bpy.context.scene
     chosen = settings()
     overrides = {"python": python, "weights": weights, "device": device}
     chosen = dataclasses.replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
-    folders = []
-    for _tree, node in iter_nodes(scene):
-        # A complete cache of the same footage and settings is reused, not computed again.
-        progress = jobs.run(scene, node, chosen, report)
-        if progress.state != "done":
-            raise WorkerError(progress.message or f"Memmatte '{node.name}': {progress.state}")
-        folders.append(str(jobs.cache_folder(scene, node)))
-    return folders
+    return jobs.matte_scene(scene or bpy.context.scene, chosen, report)
 
 
 def check_scene(scene=None) -> None:

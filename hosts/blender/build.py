@@ -5,7 +5,9 @@
 The zip holds the add-on's files at its root beside ``blender_manifest.toml``, as
 ``blender --command extension build`` would make it, without needing a Blender binary.
 Files matching the manifest's ``[build] paths_exclude_pattern`` (this script, caches) are
-left out. Install it with Preferences › Get Extensions › Install from Disk, or
+left out. The host client, ``hosts/client``, goes in as the subpackage ``client/`` in place
+of ``client.py``, which stands for it in the source tree: installed, the add-on has no
+``hosts`` package to import it from. Install it with Preferences › Get Extensions › Install from Disk, or
 ``blender --command extension install-file -r user_default -e memmatte_blender.zip``.
 """
 
@@ -18,6 +20,8 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).parent
+CLIENT = HERE.parent / "client"
+"""The host client, carried in the zip as ``client/``."""
 REQUIRED = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
             "blender_version_min", "license")  # fmt: skip
 
@@ -42,14 +46,16 @@ def _excluded(relative: str, patterns: list[str]) -> bool:
     return False
 
 
-def files(folder: Path = HERE) -> list[Path]:
-    """The files that go into the zip, relative to ``folder``."""
+def files(folder: Path = HERE, client: Path = CLIENT) -> dict[str, Path]:
+    """The zip's contents: its names (relative, POSIX) → the files they come from."""
     patterns = manifest(folder).get("build", {}).get("paths_exclude_pattern", [])
-    found = []
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder).as_posix()
-        if path.is_file() and not _excluded(relative, patterns) and path.suffix != ".pyc":
-            found.append(Path(relative))
+    found = {}
+    for root, prefix in ((folder, ""), (client, "client/")):
+        for path in sorted(root.rglob("*")):
+            relative = prefix + path.relative_to(root).as_posix()
+            if path.is_file() and not _excluded(relative, patterns) and path.suffix != ".pyc":
+                found[relative] = path
+    del found["client.py"]  # the source tree's stand-in for client/
     return found
 
 
@@ -58,8 +64,8 @@ def build(output: str | Path, folder: Path = HERE) -> Path:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
-        for relative in files(folder):
-            archive.write(folder / relative, relative.as_posix())
+        for name, path in files(folder).items():
+            archive.write(path, name)
     return output
 
 

@@ -13,8 +13,8 @@ spec.json (written by ``hosts.blender.jobs``)::
 
 The footage is rebuilt in an empty scene with the node's own settings and rendered through
 the compositor, so the frames are what the artist's compositor shows, in scene-linear
-Rec.709 (what the batch processor expects of EXR plates). One JSON line per written frame
-reports progress: ``{"event": "frame", "frame": 12}``.
+Rec.709 (what the batch processor expects of EXR plates). One ``frame`` event per written
+frame (``hosts.client.events``, the records ``core.batch`` prints) reports progress.
 """
 
 import importlib.util
@@ -25,13 +25,27 @@ from pathlib import Path
 import bpy
 
 
-def _compat():
-    spec = importlib.util.spec_from_file_location(
-        "memmatte_blender_compat", Path(__file__).with_name("compat.py")
-    )
+def _load(name: str, path: Path):
+    """A module of the add-on by its path: this script runs outside the add-on's package."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while defining classes
     spec.loader.exec_module(module)
     return module
+
+
+def _compat():
+    return _load("memmatte_blender_compat", Path(__file__).with_name("compat.py"))
+
+
+def _events():
+    """``client/events.py`` of the extension, or ``hosts/client/events.py`` in the source
+    tree (``client.py`` in this folder stands for it there); it imports only the standard
+    library, so it loads on its own."""
+    here = Path(__file__).parent
+    bundled = here / "client" / "events.py"
+    path = bundled if bundled.is_file() else here.parent / "client" / "events.py"
+    return _load("memmatte_blender_events", path)
 
 
 def _footage_node(tree, spec):
@@ -60,8 +74,17 @@ def _footage_node(tree, spec):
     return node, size
 
 
-def _report(scene, *_args):
-    print(json.dumps({"event": "frame", "frame": scene.frame_current}), flush=True)
+def _reporter(spec):
+    events = _events()
+    first, last = spec["frames"]
+
+    def report(scene, *_args):
+        frame = scene.frame_current
+        path = scene.render.frame_path(frame=frame)
+        done, total = frame - first + 1, last - first + 1
+        print(events.encode(events.Frame(spec["filepath"], frame, done, total, path)), flush=True)
+
+    return report
 
 
 def main(argv):
@@ -88,7 +111,7 @@ def main(argv):
     render.use_file_extension = True
     render.filepath = spec["output"] + "####"
     scene.frame_start, scene.frame_end = spec["frames"]
-    bpy.app.handlers.render_write.append(_report)
+    bpy.app.handlers.render_write.append(_reporter(spec))
     bpy.ops.render.render(animation=True, scene=scene.name)
 
 

@@ -20,9 +20,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from .client import frames
 
 LINEAR_REC709 = ("Linear Rec.709", "Linear")
 """Colour-space names Blender gives linear Rec.709 (4.x and 5.x; "Linear" before 4.0)."""
@@ -108,24 +109,27 @@ class FramePlan:
 def split_frame_number(path: str) -> tuple[str, str, str]:
     """(head, digits, tail) around the last run of digits of a file name, as Blender reads
     sequence numbers: "/a/plate_v2.0001.exr" → ("/a/plate_v2.", "0001", ".exr")."""
-    folder, name = os.path.split(path)
-    match = re.match(r"^(.*?)(\d+)(\D*)$", name)
-    if match is None:
-        raise FootageError(f"{path}: no frame number in the file name of this image sequence")
-    head, digits, tail = match.groups()
-    return os.path.join(folder, head), digits, tail
+    pattern, number = _sequence(path)
+    return pattern.prefix, f"{number:0{pattern.padding}d}", pattern.suffix
 
 
 def sequence_path(path: str, number: int) -> str:
     """The file of frame ``number`` in the sequence that ``path`` belongs to."""
-    head, digits, tail = split_frame_number(path)
-    return f"{head}{number:0{len(digits)}d}{tail}"
+    return _sequence(path)[0].frame(number)
 
 
 def hash_pattern(path: str) -> str:
     """The sequence of ``path`` with one ``#`` per digit: "/a/plate.0001.exr" → "/a/plate.####.exr"."""
-    head, digits, tail = split_frame_number(path)
-    return f"{head}{'#' * len(digits)}{tail}"
+    return _sequence(path)[0].hashes()
+
+
+def _sequence(path: str) -> tuple[frames.FramePattern, int]:
+    try:
+        return frames.FramePattern.of_file(path)
+    except ValueError:
+        raise FootageError(
+            f"{path}: no frame number in the file name of this image sequence"
+        ) from None
 
 
 def plan_frames(footage: Footage, scene_start: int, scene_end: int) -> FramePlan:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import bpy
 
+from .client import command as command_module
+from .client import frames
 from .footage import (
     Footage,
     FootageError,
@@ -35,8 +37,10 @@ from .footage import (
     plan_frames,
     split_frame_number,
 )
+from .group import apply_matte, iter_nodes
 from .preferences import Settings
 from .worker import (
+    RESULT,
     MatteJob,
     Progress,
     Stage,
@@ -169,17 +173,15 @@ def _stages(
         )
         source = str(staging / "source" / "frame.####.exr")
         padding = 4
-    command = [
-        python, "-m", "core.batch", source,
-        "--output", str(staging / "matte" / f"matte.{'#' * padding}.exr"),
-        "--frames", f"{first}-{last}",
-        "--log-format", "json",
-    ]  # fmt: skip
-    if settings.weights:
-        command += ["--weights", settings.weights]
-    if settings.device != "auto":
-        command += ["--device", settings.device]
-    stages.append(Stage("Matting", tuple(command), count))
+    command = command_module.BatchCommand(
+        (source,),
+        output=str(staging / RESULT / f"matte.{'#' * padding}.exr"),
+        frames=frames.range_text(first, last),
+        weights=settings.weights or None,
+        device=settings.device,
+        log_format="json",
+    )
+    stages.append(Stage("Matting", tuple(command.argv(python)), count))
     return stages, padding
 
 
@@ -224,8 +226,6 @@ def _plan(scene, node, settings: Settings) -> RunningJob:
 
 def finish(entry: RunningJob) -> Progress:
     """Applies an ended job to its node (main thread) and forgets it."""
-    from .nodes import apply_matte
-
     _running.pop(f"{entry.tree}\x00{entry.node}", None)
     progress = entry.job.progress()
     tree = bpy.data.node_groups.get(entry.tree)
@@ -258,8 +258,6 @@ atexit.register(cancel_all)
 def reuse(scene, node, settings: Settings) -> bool:
     """Points ``node`` at its cache and returns True when the cache already holds the
     complete matte of the current footage, frames and settings (nothing to compute)."""
-    from .nodes import apply_matte
-
     footage = find_footage(node)
     plan = plan_frames(footage, scene.frame_start, scene.frame_end)
     folder = cache_folder(scene, node)
@@ -294,6 +292,19 @@ def run(scene, node, settings: Settings, report=print) -> Progress:
 
     entry.job.wait(show)
     return finish(entry)
+
+
+def matte_scene(scene, settings: Settings, report=print) -> list[str]:
+    """``run`` for every Memmatte node of ``scene``'s compositor; returns the matte folders.
+    ``WorkerError`` names the first node whose matte could not be computed."""
+    folders = []
+    for _tree, node in iter_nodes(scene):
+        # A complete cache of the same footage and settings is reused, not computed again.
+        progress = run(scene, node, settings, report)
+        if progress.state != "done":
+            raise WorkerError(progress.message or f"Memmatte '{node.name}': {progress.state}")
+        folders.append(str(cache_folder(scene, node)))
+    return folders
 
 
 class CacheError(WorkerError):
@@ -352,8 +363,6 @@ def _check_cache(scene, node) -> None:
 def check_scene(scene) -> None:
     """``check_node`` for every Memmatte node of ``scene``'s compositor that is not muted (a
     muted node passes its input through and reads no matte)."""
-    from .nodes import iter_nodes
-
     for _tree, node in iter_nodes(scene):
         if not node.mute:
             check_node(scene, node)

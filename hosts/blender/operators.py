@@ -15,7 +15,7 @@ import bpy
 
 from . import jobs
 from .footage import FootageError
-from .nodes import MemmatteNode, iter_nodes
+from .group import NODE_IDNAME, iter_nodes
 from .preferences import settings
 from .worker import WorkerError
 
@@ -28,13 +28,13 @@ def _find_node(context, tree_name: str, node_name: str):
     if tree_name and node_name:
         tree = bpy.data.node_groups.get(tree_name)
         node = tree.nodes.get(node_name) if tree is not None else None
-        if node is None or node.bl_idname != MemmatteNode.bl_idname:
+        if node is None or node.bl_idname != NODE_IDNAME:
             raise WorkerError(f"no Memmatte node '{node_name}' in '{tree_name}'")
         return node
     space = getattr(context, "space_data", None)
     tree = getattr(space, "edit_tree", None)
     active = tree.nodes.active if tree is not None else None
-    if active is not None and active.bl_idname == MemmatteNode.bl_idname:
+    if active is not None and active.bl_idname == NODE_IDNAME:
         return active
     found = iter_nodes(context.scene)
     if len(found) == 1:
@@ -172,10 +172,8 @@ class MEMMATTE_OT_matte_scene(bpy.types.Operator):
     bl_label = "Matte Scene"
 
     def execute(self, context):
-        from . import matte_scene
-
         try:
-            matte_scene(context.scene)
+            jobs.matte_scene(context.scene, settings(context))
         except USER_ERRORS as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -240,7 +238,7 @@ class NODE_PT_memmatte(bpy.types.Panel):
         layout = self.layout
         tree = context.space_data.edit_tree
         node = tree.nodes.active if tree is not None else None
-        if node is None or node.bl_idname != MemmatteNode.bl_idname:
+        if node is None or node.bl_idname != NODE_IDNAME:
             layout.label(text="Select a Memmatte node", icon="INFO")
             return
         layout.label(text=node.name, icon="NODE_COMPOSITING")

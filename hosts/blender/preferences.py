@@ -8,12 +8,13 @@ says whether it can import memmatte, without freezing the UI.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 
 import bpy
 
-from .worker import WorkerError, resolve_python
+from .worker import Stage, WorkerError, explain_failure, resolve_python
 
 DEVICES = [
     ("auto", "Auto", "CUDA when the environment has a GPU, else CPU"),
@@ -71,14 +72,10 @@ def _finish_check() -> float | None:
         return None
     prefs = addon.preferences
     if process.returncode == 0:
-        import json
-
         info = json.loads(out.strip().splitlines()[-1])
         gpu = "CUDA available" if info["cuda"] else "no CUDA, CPU only"
         prefs.status = f"OK: Python {info['python']}, torch {info['torch']}, {gpu}"
     else:
-        from .worker import Stage, explain_failure
-
         stage = Stage("Check", (), 0)
         prefs.status = explain_failure(
             stage, prefs.python, process.returncode, err.splitlines(), []

@@ -3,8 +3,8 @@
 Blender's own Python never imports torch or memmatte. A ``MatteJob`` runs one or two
 stages in child processes — a background Blender that renders the footage to EXR frames
 (when the batch processor cannot read it as it is), then ``<python> -m core.batch`` in the
-memmatte environment — and reads their JSON progress lines on a thread of its own. The
-thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
+memmatte environment — through ``hosts.client``'s runner (``.client``: see client.py), and
+follows their JSON events on a thread of its own. The thread touches no Blender data: the caller polls ``progress()`` from Blender's main thread
 (a modal operator's timer) and updates the UI from there.
 
 Every file is written under a staging folder of this process in the cache; only a finished
@@ -16,27 +16,29 @@ in this module.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PYTHON_ENV = "MEMMATTE_PYTHON"
+from .client import events, python, runner
+
+Progress = runner.Progress
+PYTHON_ENV = python.PYTHON_ENV
 """Environment variable naming memmatte's Python where the add-on preference is empty (farms),
 as for the Nuke gizmo: an explicit setting wins over the environment."""
 
 PREFERENCES_HINT = "Preferences › Add-ons › Memmatte › Python"
+CANCEL_GRACE = 0.5
+"""Seconds a cancelled stage gets before it is killed: the processor would stop cleanly
+after the frame in flight, but everything it wrote is discarded anyway, so the UI does not
+wait for that frame."""
 
 
 class WorkerError(RuntimeError):
@@ -54,55 +56,22 @@ class Stage:
     """True when the command runs in memmatte's Python (import errors mean a bad setting)."""
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot of a job. state: "running", "done", "failed" or "cancelled"."""
-
-    state: str
-    label: str = ""
-    done: int = 0
-    total: int = 0
-    message: str = ""
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "running"
-
-
 def resolve_python(setting: str = "") -> str:
     """memmatte's Python: ``setting`` (the add-on preference), else ``$MEMMATTE_PYTHON``.
 
     A virtual environment's folder stands for its interpreter. Raises ``WorkerError`` with
     what to do when nothing usable is set.
     """
-    path = setting or os.environ.get(PYTHON_ENV, "")
-    if not path:
-        raise WorkerError(
-            "memmatte's Python is not set: choose the Python interpreter where memmatte and "
-            f"torch are installed in {PREFERENCES_HINT} (or set {PYTHON_ENV})"
+    try:
+        return python.check_python(
+            python.resolve_python(setting, where=PREFERENCES_HINT), PREFERENCES_HINT
         )
-    path = os.path.abspath(os.path.expanduser(path))
-    if os.path.isdir(path):
-        for candidate in ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe"):
-            if os.path.isfile(os.path.join(path, candidate)):
-                return os.path.join(path, candidate)
-        raise WorkerError(
-            f"memmatte's Python {path} is a folder without a Python interpreter in it; "
-            f"choose the interpreter (e.g. .venv/bin/python) in {PREFERENCES_HINT}"
-        )
-    if not os.path.exists(path):
-        raise WorkerError(
-            f"memmatte's Python {path} does not exist; choose the interpreter where memmatte "
-            f"is installed in {PREFERENCES_HINT}"
-        )
-    if not os.access(path, os.X_OK):
-        raise WorkerError(f"memmatte's Python {path} is not executable; check {PREFERENCES_HINT}")
-    return path
+    except python.PythonError as error:
+        raise WorkerError(str(error)) from None
 
+
+RESULT = "matte"
+"""The folder of a job's staging folder that its last stage fills with the matte."""
 
 MANIFEST = "memmatte.json"
 """In a cache folder: what its mattes were computed from (``manifest`` of a job)."""
@@ -142,77 +111,35 @@ def remove_stale_staging(destination: Path) -> None:
         return
     for entry in destination.parent.iterdir():
         pid = entry.name[len(prefix) :]
-        if entry.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+        if entry.name.startswith(prefix) and pid.isdigit() and not runner.alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def parse_event(line: str) -> dict | None:
-    """A JSON progress line as a dict; None for anything else a process prints."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return event if isinstance(event, dict) else None
-
-
-_MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
-
-
 def explain_failure(
-    stage: Stage, python: str, returncode: int, stderr: list[str], events: list[dict]
+    stage: Stage, python: str, returncode: int, stderr: list[str], reported: list[events.Event]
 ) -> str:
     """One sentence for a stage that stopped with ``returncode``, never a traceback."""
-    text = "\n".join(stderr)
-    missing = _MISSING_MODULE.search(text)
-    if missing and stage.needs_memmatte:
-        return (
-            f"The Python at {python} cannot run memmatte (No module named '{missing.group(1)}'). "
-            "Install memmatte into it (pip install -e /path/to/memmatte) or choose another "
-            f"Python in {PREFERENCES_HINT}."
-        )
-    for event in reversed(events):
-        if event.get("event") in ("error", "failed") or event.get("level") == "error":
-            message = event.get("message") or event.get("error")
-            if message:
-                return f"{stage.label} failed: {message}"
-    lines = [line.strip() for line in stderr if line.strip()]
-    exception = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b.*:", line)]
-    if exception:
-        return f"{stage.label} failed: {exception[-1]}"
-    if lines and not lines[-1].startswith(("Traceback", "File ")):
-        return f"{stage.label} failed: {lines[-1]}"
-    return f"{stage.label} stopped with exit code {returncode}"
+    return _explain(
+        stage, python, runner.Outcome(returncode, False, tuple(reported), tuple(stderr))
+    )
 
 
-def _frame_of(event: dict) -> int | None:
-    """The frame a progress event reports as finished, if it reports one."""
-    if event.get("event") not in ("frame", "frame_done", "frame_written", "written", "progress"):
-        return None
-    frame = event.get("frame")
-    return frame if isinstance(frame, int) else None
+def _explain(stage: Stage, python: str, outcome: runner.Outcome) -> str:
+    return runner.explain_failure(
+        outcome,
+        python=python,
+        hint=f"choose another Python in {PREFERENCES_HINT}",
+        label=stage.label,
+        needs_memmatte=stage.needs_memmatte,
+    )
 
 
 @dataclass
 class MatteJob:
-    """Runs ``stages`` one after another, then moves ``staging / result`` to ``destination``.
+    """Runs ``stages`` one after another (in ``staging``), then moves ``staging / RESULT`` to
+    ``destination``.
 
     staging: a folder this job owns (created, then removed whatever happens).
-    result: the folder, relative to staging, that the last stage fills with the matte.
     python: memmatte's interpreter, named in error messages.
     manifest: written as ``memmatte.json`` beside the mattes; when another process has
     published a complete cache of the same manifest meanwhile, that one is kept.
@@ -221,15 +148,12 @@ class MatteJob:
     stages: list[Stage]
     staging: Path
     destination: Path
-    result: str = "matte"
     python: str = ""
     manifest: dict | None = None
-    cwd: Path | None = None
-    on_finish: Callable[[Progress], None] | None = None
     _progress: Progress = field(default_factory=lambda: Progress("running"))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: threading.Event = field(default_factory=threading.Event)
-    _process: subprocess.Popen | None = None
+    _process: runner.Process | None = None
     _thread: threading.Thread | None = None
 
     # -- control (any thread) ------------------------------------------------------------
@@ -256,7 +180,9 @@ class MatteJob:
         """Stops the child process (SIGTERM to its process group, SIGKILL after 0.5 s), waits
         for the job thread, and removes the staging folder. Returns the final progress."""
         self._cancelled.set()
-        self._kill()
+        process = self._process
+        if process is not None:
+            process.cancel()
         if self._thread is not None:
             self._thread.join(timeout)
         self._cleanup()
@@ -309,61 +235,36 @@ class MatteJob:
             self._set(Progress("failed", "", done_before, total, f"memmatte job failed: {error}"))
         finally:
             self._cleanup()
-            if self.on_finish is not None:
-                self.on_finish(self.progress())
 
     def _run_stage(self, stage: Stage, done_before: int, total: int) -> str | None:
         """Runs one stage; returns an error message, or None when it succeeded (or was cancelled)."""
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        popen_args: dict = {}
-        if sys.platform == "win32":
-            popen_args["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            popen_args["start_new_session"] = True
+        process = runner.Process(stage.command, cwd=self.staging, grace=CANCEL_GRACE)
+        self._process = process
+        if self._cancelled.is_set():
+            return None
         try:
-            process = subprocess.Popen(
-                stage.command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
-                cwd=self.cwd or self.staging,
-                env=env,
-                **popen_args,
-            )
+            process.start()
         except OSError as error:
             return (
                 f"Cannot start {stage.command[0]}: {error.strerror or error}. "
                 f"Check {PREFERENCES_HINT}."
             )
-        self._process = process
         if self._cancelled.is_set():  # cancel() may have run before the process existed
-            self._kill()
-        stderr: collections.deque[str] = collections.deque(maxlen=200)
-        reader = threading.Thread(target=lambda: stderr.extend(process.stderr), daemon=True)
-        reader.start()
-        events: list[dict] = []
+            process.cancel()
         finished: set[int] = set()
         self._set(Progress("running", stage.label, done_before, total))
-        for line in process.stdout:
-            event = parse_event(line)
-            if event is None:
-                continue
-            events.append(event)
-            frame = _frame_of(event)
-            if frame is not None:
-                finished.add(frame)
+
+        def on_event(event: events.Event) -> None:
+            if isinstance(event, events.Frame):
+                finished.add(event.frame)
                 done = done_before + min(len(finished), stage.frames)
                 self._set(Progress("running", stage.label, done, total))
-        returncode = process.wait()
-        reader.join(5)
+
+        outcome = process.follow(on_event)
         self._process = None
-        if self._cancelled.is_set() or returncode == 0:
+        if self._cancelled.is_set() or outcome.ok:
             return None
-        return explain_failure(stage, self.python, returncode, list(stderr), events)
+        return _explain(stage, self.python, outcome)
 
     def _publish(self) -> None:
         """Replaces ``destination`` by the finished matte folder (two renames, same disk).
@@ -371,7 +272,7 @@ class MatteJob:
         Another task of the same .blend may publish at the same time: a destination that
         already holds this manifest's complete matte is kept, and a rename that loses a race
         is retried."""
-        produced = self.staging / self.result
+        produced = self.staging / RESULT
         if not produced.is_dir() or not any(produced.iterdir()):
             raise WorkerError(f"the worker finished but wrote no matte frames to {produced}")
         if self.manifest is not None:
@@ -388,27 +289,6 @@ class MatteJob:
             except OSError:  # another task renamed it in between
                 time.sleep(0.05 * (attempt + 1))
         raise WorkerError(f"could not publish the matte to {self.destination}")
-
-    def _kill(self) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if sys.platform == "win32":
-                process.terminate()
-            else:
-                os.killpg(process.pid, signal.SIGTERM)
-        try:
-            # The processor stops cleanly on SIGTERM after the frame in flight; everything it
-            # wrote is discarded anyway, so do not keep the UI waiting for that frame.
-            process.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if sys.platform == "win32":
-                    process.kill()
-                else:
-                    os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
     def _cleanup(self) -> None:
         # The thread and cancel() may both get here; rmtree of a vanished folder is fine.

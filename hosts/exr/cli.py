@@ -2,14 +2,15 @@
 
 Text output goes to stderr (a progress bar per shot on a terminal, one line per event
 otherwise); ``--log-format json`` prints one JSON object per event on stdout instead, for
-farm log parsers. Exit codes are listed in ``--help`` and docs/farm.md.
+farm log parsers, as the records of ``hosts.client.events`` (docs/farm.md, "The event
+schema"). Exit codes are listed in ``--help`` and docs/farm.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import dataclasses
 import logging
 import os
 import signal
@@ -21,6 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from hosts.client import events
+from hosts.client.command import BatchCommand
 from hosts.exr import errors
 from hosts.exr.errors import BatchError, Cancelled
 from hosts.exr.io import COMPRESSIONS, PIXEL_TYPES, OutputFormat
@@ -176,15 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if out.broken:
                     code = errors.EXIT_BROKEN_PIPE
                     exc = Cancelled("the log's reader closed the pipe (broken pipe)")
-                out.error("cancelled", str(exc) + "; rerun with --resume to finish", code)
+                out.error(events.Cancelled, str(exc) + "; rerun with --resume to finish", code)
                 return code
         return out.summary(report)
     except BatchError as exc:
-        out.error("error", str(exc), exc.exit_code)
+        out.error(events.Error, str(exc), exc.exit_code)
         return exc.exit_code
     except Exception as exc:
         traceback.print_exc()
-        out.error("error", f"internal error: {exc!r}", errors.EXIT_INTERNAL)
+        out.error(events.Error, f"internal error: {exc!r}", errors.EXIT_INTERNAL)
         return errors.EXIT_INTERNAL
     finally:
         out.close()
@@ -210,6 +213,39 @@ def _options(args: argparse.Namespace) -> BatchOptions:
     return options
 
 
+def command(args: argparse.Namespace) -> BatchCommand:
+    """The parsed command line as the client's ``BatchCommand``: what ``BatchCommand.args``
+    writes, ``build_parser`` reads back to the same options (tests/hosts/client)."""
+    layout = "alpha" if args.alpha_only else "layers" if args.layers else "rgba"
+    return BatchCommand(
+        inputs=tuple(args.inputs),
+        output=args.output,
+        weights=None if args.weights is None else str(args.weights),
+        frames=args.frames,
+        colorspace=args.colorspace,
+        channels=args.channels,
+        layout=layout,
+        unpremultiplied=args.unpremultiplied,
+        compression=args.compression,
+        pixel_type=args.pixel_type,
+        downsample_ratio=str(args.downsample_ratio),
+        device=args.device,
+        precision=args.precision,
+        compile="aot" if args.compile else "eager" if args.eager else "cached",
+        precompile=args.precompile,
+        cache_dir=None if args.cache_dir is None else str(args.cache_dir),
+        threads=args.threads,
+        io_threads=args.io_threads,
+        resume=args.resume,
+        keep_going=args.keep_going,
+        emit_openjd=None if args.emit_openjd is None else str(args.emit_openjd),
+        chunk_size=args.chunk_size,
+        template_python=None if args.python == sys.executable else args.python,
+        log_format=args.log_format,
+        quiet=args.quiet,
+    )
+
+
 def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) -> int:
     import torch
 
@@ -221,45 +257,28 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
         raise errors.UsageError(f"--chunk-size must be in 1..{MAX_CHUNK}")
     shots = find_shots(args.inputs)
     check_outputs(shots, options)
-    passed = []
-    if args.colorspace:
-        passed += ["--colorspace", args.colorspace]
-    if args.channels:
-        passed += ["--channels", args.channels]
-    if args.alpha_only:
-        passed.append("--alpha-only")
-    if args.layers:
-        passed.append("--layers")
-    if args.unpremultiplied:
-        passed.append("--unpremultiplied")
-    passed += ["--compression", args.compression, "--pixel-type", args.pixel_type]
-    passed += ["--downsample-ratio", str(args.downsample_ratio), "--device", args.device]
-    passed += ["--precision", args.precision]
-    if args.compile:
-        passed.append("--compile")
-    if args.eager:
-        passed.append("--eager")
     # Every task with the same thread count, whatever machine runs it: results depend on it
     # in the last bits, and --resume refuses outputs written with another (docs/farm.md).
     threads = args.threads or torch.get_num_threads()
-    passed += ["--threads", str(threads)]
+    task = dataclasses.replace(command(args).matting(), threads=threads)
     template, values = job_template(
         shots,
         options,
         weights=args.weights,
         chunk_size=args.chunk_size,
         python=args.python,
-        extra_args=passed,
+        task=task,
         precompile=not args.eager,
         cache_dir=args.cache_dir,
     )
     path = write_template(args.emit_openjd, template, values)
     out.note(
-        "openjd",
-        f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
-        f"{threads}) and its path "
-        f"values {values_path(path)}; run locally: openjd run {path} "
-        f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'",
+        events.OpenJD(
+            f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
+            f"{threads}) and its path "
+            f"values {values_path(path)}; run locally: openjd run {path} "
+            f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'"
+        )
     )
     return errors.EXIT_OK
 
@@ -327,12 +346,7 @@ class _Output:
 
     def _event(self, e: Event) -> None:
         if self.json:
-            fields = {"shot": e.shot, "frame": e.frame, "path": e.path, "message": e.message}
-            if e.kind in ("shot_start", "resume", "frame", "shot_done"):
-                fields.update(done=e.done, total=e.total)
-            if e.kind == "shot_done":
-                fields["seconds"] = round(e.seconds, 3)
-            self._json(e.kind, **fields)
+            self._json(_wire(e))
             return
         if self.quiet:
             return
@@ -349,15 +363,15 @@ class _Output:
         else:
             self._line(_describe(e))
 
-    def note(self, kind: str, message: str) -> None:
+    def note(self, event: events.OpenJD) -> None:
         if self.json:
-            self._json(kind, message=message)
+            self._json(event)
         elif not self.quiet:
-            self._line(message)
+            self._line(event.message)
 
-    def error(self, kind: str, message: str, code: int) -> None:
+    def error(self, kind: type[events.Error | events.Cancelled], message: str, code: int) -> None:
         if self.json:
-            self._json(kind, message=message, exit_code=code)
+            self._json(kind(message, code))
         self._line(f"memmatte: {message} (exit {code})", sys.stderr)
 
     def summary(self, report: BatchReport) -> int:
@@ -370,15 +384,10 @@ class _Output:
         )
         code = errors.EXIT_PARTIAL if report.failures else errors.EXIT_OK
         if self.json:
-            self._json(
-                "summary",
-                message=message,
-                exit_code=code,
-                failures=[
-                    {"shot": f.shot, "exit_code": f.exit_code, "message": f.message}
-                    for f in report.failures
-                ],
+            failures = tuple(
+                events.Failure(f.shot, f.exit_code, f.message) for f in report.failures
             )
+            self._json(events.Summary(message, code, failures))
         elif not self.quiet:
             self._line(message)
         for f in report.failures:
@@ -390,11 +399,9 @@ class _Output:
             self._bar.close()
             self._bar = None
 
-    def _json(self, kind: str, **fields) -> None:
-        record = {"event": kind, "time": round(time.time(), 3)}
-        record.update({k: v for k, v in fields.items() if v is not None and v != ""})
+    def _json(self, event: events.Event) -> None:
         try:
-            self.stream.write(json.dumps(record) + "\n")
+            self.stream.write(events.encode(event) + "\n")
             self.stream.flush()
         except BrokenPipeError:
             self._broken(self.stream)
@@ -409,6 +416,29 @@ class _Output:
                 stream.flush()
         except BrokenPipeError:
             self._broken(stream)
+
+
+def _wire(e: Event) -> events.Event:
+    """A processor event as the JSON record of its kind (``hosts.client.events``)."""
+    if e.kind == "shot_start":
+        return events.ShotStart(e.shot, e.total, e.path, e.done)
+    if e.kind == "resume":
+        return events.Resume(e.shot, e.done, e.total)
+    if e.kind == "stale_temp":
+        return events.StaleTemp(e.shot, e.path)
+    if e.kind == "sanitised":
+        return events.Sanitised(e.shot, e.frame, e.path, e.message)
+    if e.kind == "warning":
+        return events.ShotWarning(e.shot, e.message)
+    if e.kind == "note":
+        return events.Note(e.shot, e.message)
+    if e.kind == "compiled":
+        return events.Compiled(e.shot, e.message, e.path)
+    if e.kind == "frame":
+        return events.Frame(e.shot, e.frame, e.done, e.total, e.path)
+    if e.kind == "shot_done":
+        return events.ShotDone(e.shot, e.done, e.total, round(e.seconds, 3))
+    raise ValueError(f"no JSON record for the processor's {e.kind!r} event")
 
 
 def _describe(e: Event) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 import OpenImageIO as oiio
 import torch
 
+from hosts.client.runner import alive
 from hosts.exr.errors import BadInputError, OutputError, UsageError
 
 # OpenImageIO's reader on the OpenEXR core library reports a damaged file through
@@ -357,7 +358,7 @@ def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
             continue
         for entry in folder.iterdir():
             match = _TEMP.match(entry.name)
-            if match and match["stem"] in stems and not _alive(int(match["pid"])):
+            if match and match["stem"] in stems and not alive(int(match["pid"])):
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
                     removed.append(entry)
@@ -418,18 +419,6 @@ def _plate_formats(plate: oiio.ImageSpec) -> list[oiio.TypeDesc]:
         oiio.TypeDesc(oiio.HALF) if f.basetype == oiio.BASETYPE.HALF else oiio.TypeDesc("float")
         for f in formats
     ]
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _clean(message: str) -> str:

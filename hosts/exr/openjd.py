@@ -23,8 +23,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from hosts.client.command import BatchCommand
 from hosts.exr.processor import BatchOptions, frame_set
 from hosts.exr.sequence import Shot, output_shot
 
@@ -41,7 +43,7 @@ def job_template(
     weights: str | Path | None,
     chunk_size: int = 10,
     python: str = sys.executable,
-    extra_args: Sequence[str] = (),
+    task: BatchCommand | None = None,
     precompile: bool = True,
     cache_dir: str | Path | None = None,
 ) -> tuple[dict, dict[str, str]]:
@@ -51,8 +53,9 @@ def job_template(
     ``Weights``), so a farm's path mapping can translate them. Open Job Description allows
     PATH defaults only inside the template's folder, so their values come separately (pass
     them with ``-p file://<values file>``). ``Python`` is the interpreter tasks run.
-    extra_args: further ``core.batch`` options every task passes on (colour space, layout,
-    device, ...). precompile: begin with the ``precompile`` step. cache_dir: the compiled
+    task: the ``core.batch`` options every task passes on (colour space, layout, device,
+    threads, ...); its inputs, output, frames, weights and cache folder are replaced by the
+    template's parameters. precompile: begin with the ``precompile`` step. cache_dir: the compiled
     graphs' folder, a ``CacheDir`` PATH parameter (on a farm of several machines, storage
     they all share); None: each worker's default (``$MEMMATTE_CACHE`` or its user cache).
     """
@@ -76,7 +79,8 @@ def job_template(
             "description": "Frames per task; each task also reads 2 frames of pre-roll.",
         },
     ]
-    model_args: list[str] = []
+    task = task or BatchCommand(("{{Param.Input}}",))
+    params: dict[str, str] = {}
     if weights is not None:
         parameters.append(
             {
@@ -88,7 +92,7 @@ def job_template(
             }
         )
         values["Weights"] = os.path.abspath(weights)
-        model_args = ["--weights", "{{Param.Weights}}"]
+        params["weights"] = "{{Param.Weights}}"
     if cache_dir is not None:
         parameters.append(
             {
@@ -100,7 +104,7 @@ def job_template(
             }
         )
         values["CacheDir"] = os.path.abspath(cache_dir)
-        model_args += ["--cache-dir", "{{Param.CacheDir}}"]
+        params["cache_dir"] = "{{Param.CacheDir}}"
 
     steps = []
     names: set[str] = {PRECOMPILE_STEP} if precompile else set()
@@ -124,20 +128,15 @@ def job_template(
         inputs.append(f"{{{{Param.Input{suffix}}}}}")
         values[f"Output{suffix}"] = os.path.abspath(_output_pattern(out))
         frames = frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
-        args = [
-            "-m",
-            "core.batch",
-            f"{{{{Param.Input{suffix}}}}}",
-            "--output",
-            f"{{{{Param.Output{suffix}}}}}",
-            "--frames",
-            "{{Task.Param.Frame}}",
-            *model_args,
-            "--resume",
-            "--log-format",
-            "json",
-            *extra_args,
-        ]
+        chunk = replace(
+            task,
+            inputs=(f"{{{{Param.Input{suffix}}}}}",),
+            output=f"{{{{Param.Output{suffix}}}}}",
+            frames="{{Task.Param.Frame}}",
+            resume=True,
+            log_format="json",
+            **params,
+        )
         steps.append(
             {
                 "name": _unique(f"matte {shot.basename.rstrip('._-') or 'shot'}", names),
@@ -154,17 +153,26 @@ def job_template(
                         }
                     ]
                 },
-                "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
+                "script": {"actions": {"onRun": _action(chunk)}},
             }
         )
         if precompile:
             steps[-1]["dependencies"] = [{"dependsOn": PRECOMPILE_STEP}]
     if precompile:
-        compile_args = ["-m", "core.batch", *inputs, *model_args, "--precompile"]
-        compile_args += ["--log-format", "json", *_precompile_args(extra_args)]
-        if options.frames:
-            compile_args += ["--frames", options.frames]
-        action = {"command": "{{Param.Python}}", "args": compile_args}
+        # Only the options that decide which graphs a task runs (ratio, device, precision,
+        # threads); layout, colour and --compile do not concern --precompile.
+        compile_all = BatchCommand(
+            tuple(inputs),
+            frames=options.frames,
+            downsample_ratio=task.downsample_ratio,
+            device=task.device,
+            precision=task.precision,
+            threads=task.threads,
+            precompile=True,
+            log_format="json",
+            **params,
+        )
+        action = _action(compile_all)
         steps.insert(0, {"name": PRECOMPILE_STEP, "script": {"actions": {"onRun": action}}})
     title = ", ".join(s.basename.rstrip("._-") for s in shots)
     template = {
@@ -177,14 +185,10 @@ def job_template(
     return template, values
 
 
-def _precompile_args(extra_args: Sequence[str]) -> list[str]:
-    """The options that decide which graphs a task runs (ratio, device, precision,
-    threads); the others (layout, colour, ``--compile``) do not concern ``--precompile``."""
-    kept, args = [], list(extra_args)
-    for i, arg in enumerate(args):
-        if arg in ("--downsample-ratio", "--device", "--precision", "--threads"):
-            kept += args[i : i + 2]
-    return kept
+def _action(command: BatchCommand) -> dict:
+    """An onRun action running ``command`` with the template's ``Python``."""
+    python, *args = command.argv("{{Param.Python}}")
+    return {"command": python, "args": args}
 
 
 def values_path(template_path: str | Path) -> Path:

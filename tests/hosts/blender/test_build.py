@@ -1,6 +1,8 @@
 """The extension zip: manifest, contents, and code that works under any package name."""
 
 import ast
+import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -37,10 +39,10 @@ def test_manifest_version_is_the_project_version():
 def test_extension_code_imports_only_itself_relatively():
     """Installed, the package is ``bl_ext.<repo>.memmatte``: absolute imports of
     ``hosts``/``core`` would fail, and torch must never load inside Blender."""
-    for relative in build.files():
-        if relative.suffix != ".py":
+    for relative, path in build.files().items():
+        if not relative.endswith(".py"):
             continue
-        tree = ast.parse((EXTENSION / relative).read_text(), str(relative))
+        tree = ast.parse(path.read_text(), relative)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [a.name.split(".")[0] for a in node.names]
@@ -51,6 +53,30 @@ def test_extension_code_imports_only_itself_relatively():
             assert not {"hosts", "core", "training", "torch", "numpy"} & set(names), (
                 f"{relative}:{node.lineno} imports {names}"
             )
+
+
+def test_zip_carries_the_host_client_which_imports_without_memmatte(tmp_path):
+    path = build.build(tmp_path / "memmatte.zip")
+    client = ROOT / "hosts" / "client"
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "memmatte")
+    modules = {f"client/{p.name}" for p in client.glob("*.py")}
+    assert modules <= names and "client/__init__.py" in names
+    assert "client.py" not in names  # the source tree's stand-in is replaced by client/
+    # A Python with nothing but the standard library (no memmatte, no bpy), as Blender's
+    # own is before the add-on is enabled: the add-on's plain modules and its client load.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import memmatte.worker, memmatte.footage; "
+        "from memmatte.client import command, events, frames, python, runner; "
+        "print(events.__file__)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(tmp_path / "memmatte" / "client" / "events.py")
 
 
 def test_cli_names_the_zip(tmp_path, capsys):

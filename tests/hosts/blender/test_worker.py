@@ -20,15 +20,17 @@ from hosts.blender.worker import (
     resolve_python,
     staging_folder,
 )
+from hosts.client.events import Error
 
 WRITER = """
-import json, os, sys, time
+import os, sys, time
+from hosts.client.events import Frame, encode
 n, delay = int(sys.argv[1]), float(sys.argv[2])
 os.makedirs("matte", exist_ok=True)
 print("some log line")
 for f in range(1, n + 1):
     open(f"matte/matte.{f:04d}.exr", "w").write("x")
-    print(json.dumps({"event": "frame", "frame": f}), flush=True)
+    print(encode(Frame("shot", f, f, n)), flush=True)
     time.sleep(delay)
 """
 
@@ -91,7 +93,7 @@ def test_missing_module_names_the_setting():
 
 def test_error_event_wins_over_stderr():
     stage = Stage("Matting", ("x",), 1)
-    events = [{"event": "error", "message": "plate.0003.exr: truncated file"}]
+    events = [Error("plate.0003.exr: truncated file", 3)]
     assert explain_failure(stage, "py", 3, ["noise"], events) == (
         "Matting failed: plate.0003.exr: truncated file"
     )

@@ -172,7 +172,9 @@ def test_cancel_kills_the_processor_and_removes_partial_files(
     assert job.process.poll() is not None
     with pytest.raises(ProcessLookupError):
         os.killpg(job.process.pid, 0)  # no process of its group is left
-    finished = {f"m.{e['frame']:04d}.exr" for e in job.events if e["event"] == "frame"}
+    from memmatte_nuke.client.events import Frame
+
+    finished = {f"m.{e.frame:04d}.exr" for e in job.events if isinstance(e, Frame)}
     assert 1 <= len(finished) < 40
     assert set(os.listdir(matte)) == finished | {"notes.txt"}
     assert fake_nuke.toNode("Memmatte1_matte") is None, "no Read for a cancelled render"
