@@ -10,7 +10,7 @@ import torch
 
 from core.cli import frame_size
 from core.model import MattingNetwork
-from core.session import DEFAULT_WEIGHTS
+from core.runtime import default_weights
 
 
 def network(weights: Path | None) -> tuple[MattingNetwork, str]:
@@ -18,7 +18,7 @@ def network(weights: Path | None) -> tuple[MattingNetwork, str]:
     paper network (timings do not depend on the weights' values)."""
     from core.weights import load_network
 
-    path = weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
+    path = weights or default_weights()
     if path is not None:
         return load_network(path), str(path)
     torch.manual_seed(0)

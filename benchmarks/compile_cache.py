@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import frame_size_wxh  # noqa: E402
+from core.runtime import cpu_capability  # noqa: E402
 
 CHUNK = "1003-1026"
 MODES = ("eager", "cold", "warm", "jit")
@@ -168,7 +169,7 @@ def main() -> int:
             print(json.dumps(interleaved(size, args)), flush=True)
         return 0
 
-    capability = torch.backends.cpu.get_cpu_capability()
+    capability = cpu_capability()
     print(f"torch {torch.__version__}, CPU capability {capability}, precision {args.precision}")
     results = []
     work = Path(tempfile.mkdtemp(prefix="memmatte-compile-cache-"))

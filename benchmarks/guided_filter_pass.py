@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import frame_size_wxh
 from core.model.guided_filter import DeepGuidedFilter, frame_taps
+from core.runtime import cpu_capability
 
 
 def _interpolate_form(image: torch.Tensor, coefficients: torch.Tensor):
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = DeepGuidedFilter.apply(image, coefficients)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; {w}x{h} -> {width}x{height} "
+        f"{cpu_capability()}; {w}x{h} -> {width}x{height} "
         f"({height * width / 1e6:.1f} Mpixel)"
     )
     times: dict[str, list[float]] = {name: [] for name in forms}

@@ -39,6 +39,7 @@ from benchmarks._common import frame_size_wxh, network  # noqa: E402
 from benchmarks._common import frames as make_frames  # noqa: E402
 from core import MattingSession  # noqa: E402
 from core.export import flexible_module  # noqa: E402
+from core.runtime import cpu_capability  # noqa: E402
 from hosts.ofx.build import build  # noqa: E402
 from hosts.ofx.minihost import OK, MiniHost  # noqa: E402
 
@@ -108,7 +109,7 @@ def main() -> int:
     net, source = network(args.weights)
     print(
         f"weights: {source}; torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        f"CPU capability {cpu_capability()}"
     )
     start = time.perf_counter()
     bundle = build()

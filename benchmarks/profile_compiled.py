@@ -42,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     from torch.profiler import profile
 
     from core import MattingSession
-    from core.session import cpu_has_native_bf16
+    from core.runtime import cpu_capability, native_precision
 
     inductor.cpp.enable_kernel_profile = True  # a record per generated kernel
     precision = args.precision
     if precision == "auto":
-        precision = "bf16" if cpu_has_native_bf16() else "fp32"
+        precision = native_precision(torch.device("cpu"))
     height, width = args.size
     per_round = 5
     net, source = network(args.weights)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; {width}x{height} ratio {args.ratio} "
+        f"{cpu_capability()}; {width}x{height} ratio {args.ratio} "
         f"{precision}; weights: {source}"
     )
     stream = iter(session)

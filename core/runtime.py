@@ -51,7 +51,7 @@ def resolve_weights(
         return Path(weights)
     if not DEFAULT_WEIGHTS.is_file():
         raise FileNotFoundError(
-            "memmatte has no bundled default weights in this install "
+            "no bundled default weights in this install "
             f"({DEFAULT_WEIGHTS} is missing); {hint} "
             "(see docs/weights.md for how to train one)"
         )
@@ -118,6 +118,12 @@ def native_bf16(device: torch.device) -> bool:
     return cpu_has_native_bf16()
 
 
+def native_precision(device: torch.device) -> str:
+    """ "bf16" where ``device`` computes it in hardware, else "fp32": the fastest precision
+    that autocasts there (training's "auto" on the CPU; the benchmarks' bf16 modes)."""
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 def resolve_precision(precision: str, device: torch.device, *, training: str | None = None) -> str:
     """ "fp32", "bf16" or "fp16" for the setting ``precision`` ("auto" or one of those).
 
@@ -137,7 +143,7 @@ def resolve_precision(precision: str, device: torch.device, *, training: str | N
             return "fp16" if cuda else "fp32"
         if cuda:
             return "fp32" if training == "bf16" and not native_bf16(device) else training
-        return "bf16" if cpu_has_native_bf16() else "fp32"
+        return native_precision(device)
     if precision == "fp16" and not cuda and training is None:
         raise ValueError("precision='fp16' needs a CUDA device; use 'bf16' on the CPU")
     if precision == "bf16" and not cuda and not cpu_has_native_bf16():

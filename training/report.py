@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.session import DEFAULT_WEIGHTS, MattingSession
+from core.runtime import DEFAULT_WEIGHTS
+from core.session import MattingSession
 from core.weights import load_network
 from training.evaluate import list_clips, read_image
 from training.metrics import dtssd, evaluate_clip

@@ -322,7 +322,7 @@ def test_torchrun_job_killed_with_sigkill_resumes_exactly(clips, tmp_path):
 def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it(
     clips, tmp_path, monkeypatch, native, expected
 ):
-    monkeypatch.setattr("training.train.cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr("core.runtime.cpu_has_native_bf16", lambda: native)
     config = tiny_config(clips, tmp_path / "run", optim={"precision": "auto", "lr_rest": 1e-4})
     trainer = Trainer(load_config(write_config(tmp_path / "p.toml", config)))
     assert trainer.precision == expected
