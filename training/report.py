@@ -73,6 +73,7 @@ def build_test_sets(
     The 1920x1080 set is procedural only unless ``hd_rendered``: a rendered 1080p frame (person
     and room) costs minutes on a 2-core CPU.
     """
+    from training.synthetic.procedural import SeededClips
     from training.synthetic.writer import write_evaluation
 
     sets = [
@@ -90,7 +91,8 @@ def build_test_sets(
         seed = TEST_SEEDS[ts.kind] + (500 if ts.size[0] == 1080 else 0)
         if ts.kind == "procedural":
             if not ts.path.is_dir():
-                write_evaluation(ts.path, range(seed, seed + count), frames=frames, size=ts.size)
+                clips = SeededClips(range(seed, seed + count), frames=frames, size=ts.size)
+                write_evaluation(ts.path, clips)
         else:
             h, w = ts.size
             cmd = [
