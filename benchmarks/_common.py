@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.cli import frame_size
 from core.model import MattingNetwork
 from core.runtime import default_weights
 
@@ -42,9 +41,3 @@ def frames(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarra
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def frame_size_wxh(text: str) -> tuple[int, int]:
-    """``"1920x1080"`` → (1080, 1920): a benchmark's WIDTHxHEIGHT argument, as (height, width);
-    ``core.cli.frame_size``, which every memmatte command line now shares."""
-    return frame_size(text)

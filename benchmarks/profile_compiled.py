@@ -24,12 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import frame_size_wxh, frames, network
+from benchmarks._common import frames, network
+from core.cli import frame_size
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=frame_size_wxh, default=(1080, 1920), help="frame WxH")
+    parser.add_argument("--size", type=frame_size, default=(1080, 1920), help="frame WxH")
     parser.add_argument("--ratio", type=float, default=0.25, help="downsample ratio")
     parser.add_argument("--precision", default="auto", help="auto: bf16 where native, else fp32")
     parser.add_argument("--rounds", type=int, default=4, help="profiled rounds of 5 frames")
