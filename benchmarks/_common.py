@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.cli import frame_size
 from core.model import MattingNetwork
-from core.session import DEFAULT_WEIGHTS
+from core.runtime import default_weights
 
 
 def network(weights: Path | None) -> tuple[MattingNetwork, str]:
@@ -18,7 +17,7 @@ def network(weights: Path | None) -> tuple[MattingNetwork, str]:
     paper network (timings do not depend on the weights' values)."""
     from core.weights import load_network
 
-    path = weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
+    path = weights or default_weights()
     if path is not None:
         return load_network(path), str(path)
     torch.manual_seed(0)
@@ -42,9 +41,3 @@ def frames(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarra
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def frame_size_wxh(text: str) -> tuple[int, int]:
-    """``"1920x1080"`` → (1080, 1920): a benchmark's WIDTHxHEIGHT argument, as (height, width);
-    ``core.cli.frame_size``, which every memmatte command line now shares."""
-    return frame_size(text)

@@ -11,7 +11,7 @@ its own process, from process start to the process's exit after the last file is
   eager  python -m core.batch ... --eager
   cold   python -m core.batch ... --compile, cache folder empty (compiles and stores)
   warm   python -m core.batch ...            (the default: loads the cached graphs)
-  jit    process_shot(compile=True)          (torch.compile in the process, the old mode)
+  jit    process_shot(compile=True)          (torch.compile in the process)
 
 ``--interleaved`` instead compares the per-frame time of the cached package with
 ``torch.compile`` in one process, frame by frame in turn, which is the fairer comparison on
@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import frame_size_wxh  # noqa: E402
+from core.cli import frame_size  # noqa: E402
+from core.runtime import cpu_capability  # noqa: E402
 
 CHUNK = "1003-1026"
 MODES = ("eager", "cold", "warm", "jit")
@@ -118,7 +119,7 @@ def interleaved(size: str, args: argparse.Namespace, rounds: int = 40) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    height, width = frame_size_wxh(size)
+    height, width = frame_size(size)
     net, _ = network(None)
     clip = frames(rounds + 4, height, width)
     ratio = "auto" if args.ratio == "auto" else float(args.ratio)
@@ -168,13 +169,13 @@ def main() -> int:
             print(json.dumps(interleaved(size, args)), flush=True)
         return 0
 
-    capability = torch.backends.cpu.get_cpu_capability()
+    capability = cpu_capability()
     print(f"torch {torch.__version__}, CPU capability {capability}, precision {args.precision}")
     results = []
     work = Path(tempfile.mkdtemp(prefix="memmatte-compile-cache-"))
     try:
         for size in args.sizes.split(","):
-            height, width = frame_size_wxh(size)
+            height, width = frame_size(size)
             plates = write_plates(work / size / "in", height, width)
             cache = args.cache_dir or work / size / "cache"
             for mode in args.modes.split(","):

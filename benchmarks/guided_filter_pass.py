@@ -4,14 +4,14 @@
     python benchmarks/guided_filter_pass.py --size 1920x1080 --low 256x144 --rounds 50
 
 The pass up-samples A and b, computes ``A·I + b``, clamps, and writes alpha (H, W) and
-foreground (H, W, 3). At 1080p ratio 0.25 it was about a quarter of a compiled frame. The
-script times three forms of it, each compiled with frozen weights like the session's graphs:
+foreground (H, W, 3). The script times three forms of it, each compiled with frozen weights
+like the session's graphs (docs/performance.md has the figures and why the session uses the
+third):
 
-- ``F.interpolate``: ``DeepGuidedFilter.apply`` plus the permute into the result layouts
-  (the session's form until 2026-11-29);
+- ``F.interpolate``: ``DeepGuidedFilter.apply`` plus the permute into the result layouts;
 - fixed-phase lerps: bilinear up-sampling written as P constant-weight lerps for a size
-  ratio P/Q (tried, not kept);
-- fixed taps: ``DeepGuidedFilter.apply_frame``, the session's form now.
+  ratio P/Q;
+- fixed taps: ``DeepGuidedFilter.apply_frame``, the session's form.
 
 The forms run interleaved, round after round, and the script prints the minimum and the
 median: on a shared 2-core VM single timings move by ±30 %. Inputs are laid out as in the
@@ -31,8 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import frame_size_wxh
+from core.cli import frame_size
 from core.model.guided_filter import DeepGuidedFilter, frame_taps
+from core.runtime import cpu_capability
 
 
 def _interpolate_form(image: torch.Tensor, coefficients: torch.Tensor):
@@ -73,8 +74,8 @@ def _fixed_phase_form(image: torch.Tensor, coefficients: torch.Tensor):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=frame_size_wxh, default=(1080, 1920), help="full frame WxH")
-    parser.add_argument("--low", type=frame_size_wxh, default=(270, 480), help="network WxH")
+    parser.add_argument("--size", type=frame_size, default=(1080, 1920), help="full frame WxH")
+    parser.add_argument("--low", type=frame_size, default=(270, 480), help="network WxH")
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args(argv)
     from torch._inductor import config as inductor
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = DeepGuidedFilter.apply(image, coefficients)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; {w}x{h} -> {width}x{height} "
+        f"{cpu_capability()}; {w}x{h} -> {width}x{height} "
         f"({height * width / 1e6:.1f} Mpixel)"
     )
     times: dict[str, list[float]] = {name: [] for name in forms}

@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.split("x"))
     if args.precision == "auto":
         sys.path.insert(0, str(ROOT))
-        from core.session import cpu_has_native_bf16
+        import torch
 
-        args.precision = "bf16" if cpu_has_native_bf16() else "fp32"
+        from core.runtime import native_precision
+
+        args.precision = native_precision(torch.device("cpu"))
     if args.child:
         print(json.dumps(child(args.child, height, width, args.precision)))
         return 0

@@ -35,10 +35,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import frame_size_wxh, network  # noqa: E402
 from benchmarks._common import frames as make_frames  # noqa: E402
+from benchmarks._common import network  # noqa: E402
 from core import MattingSession  # noqa: E402
+from core.cli import frame_size  # noqa: E402
 from core.export import flexible_module  # noqa: E402
+from core.runtime import cpu_capability  # noqa: E402
 from hosts.ofx.build import build  # noqa: E402
 from hosts.ofx.minihost import OK, MiniHost  # noqa: E402
 
@@ -89,7 +91,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--sizes",
-        type=lambda s: [frame_size_wxh(v) for v in s.split(",")],
+        type=lambda s: [frame_size(v) for v in s.split(",")],
         default=[(288, 512), (1080, 1920)],
         help="WIDTHxHEIGHT,...",
     )
@@ -108,7 +110,7 @@ def main() -> int:
     net, source = network(args.weights)
     print(
         f"weights: {source}; torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        f"CPU capability {cpu_capability()}"
     )
     start = time.perf_counter()
     bundle = build()

@@ -24,12 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import frame_size_wxh, frames, network
+from benchmarks._common import frames, network
+from core.cli import frame_size
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=frame_size_wxh, default=(1080, 1920), help="frame WxH")
+    parser.add_argument("--size", type=frame_size, default=(1080, 1920), help="frame WxH")
     parser.add_argument("--ratio", type=float, default=0.25, help="downsample ratio")
     parser.add_argument("--precision", default="auto", help="auto: bf16 where native, else fp32")
     parser.add_argument("--rounds", type=int, default=4, help="profiled rounds of 5 frames")
@@ -42,12 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     from torch.profiler import profile
 
     from core import MattingSession
-    from core.session import cpu_has_native_bf16
+    from core.runtime import cpu_capability, native_precision
 
     inductor.cpp.enable_kernel_profile = True  # a record per generated kernel
     precision = args.precision
     if precision == "auto":
-        precision = "bf16" if cpu_has_native_bf16() else "fp32"
+        precision = native_precision(torch.device("cpu"))
     height, width = args.size
     per_round = 5
     net, source = network(args.weights)
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; {width}x{height} ratio {args.ratio} "
+        f"{cpu_capability()}; {width}x{height} ratio {args.ratio} "
         f"{precision}; weights: {source}"
     )
     stream = iter(session)

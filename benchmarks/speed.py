@@ -40,7 +40,7 @@ RVM_FP32_MS = {"512x288": (112, 141), "1920x1080": (172, 195)}
 def matmul_peak_gmacs(dtype_name: str) -> float:
     import torch
 
-    from core.session import cpu_has_native_bf16
+    from core.runtime import cpu_has_native_bf16
 
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     n = 2048 if dtype_name == "fp32" or cpu_has_native_bf16() else 256  # emulated bf16: slow
@@ -58,13 +58,15 @@ def matmul_peak_gmacs(dtype_name: str) -> float:
 
 def mode_precision(mode: str) -> str:
     """The precision a mode runs in on this CPU (see the module docstring)."""
-    from core.session import cpu_has_native_bf16
+    import torch
+
+    from core.runtime import native_precision
 
     if mode in ("fp32", "onnx"):
         return "fp32"
     if mode == "bf16":
         return "bf16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
+    return native_precision(torch.device("cpu"))
 
 
 def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
@@ -75,6 +77,7 @@ def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
     from benchmarks._common import frames as make_frames
     from benchmarks._common import network, peak_rss_mib
     from core import MattingSession
+    from core.export import stacked_frames
 
     height, width, ratio = SIZES[size]
     net, source = network(weights)
@@ -96,9 +99,9 @@ def run_one(mode: str, size: str, frames: int, weights: Path | None) -> dict:
             options = ort.SessionOptions()
             sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         stacked = [
-            np.concatenate([clip[max(t - k, 0)].transpose(2, 0, 1) for k in (2, 1, 0)])[
-                None
-            ].astype(np.float32)
+            np.concatenate([clip[i].transpose(2, 0, 1) for i in stacked_frames(t)])[None].astype(
+                np.float32
+            )
             / 255
             for t in range(len(clip))
         ]
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.model.budget import measure
-    from core.session import cpu_has_native_bf16
+    from core.runtime import cpu_capability, cpu_has_native_bf16
 
     native = cpu_has_native_bf16()
     modes = args.modes.split(",") if args.modes else [m for m in MODES if native or m != "bf16"]
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     peaks = {name: matmul_peak_gmacs(name) for name in ("fp32", "bf16") if name in wanted}
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}, bf16 hardware: {'yes' if native else 'no'}; "
+        f"{cpu_capability()}, bf16 hardware: {'yes' if native else 'no'}; "
         "matmul peak: " + ", ".join(f"{k} {v:.1f} GMAC/s" for k, v in peaks.items())
     )
     rows = []

@@ -62,29 +62,6 @@ def default_cache_dir() -> Path:
     return base / "memmatte" / "compiled"
 
 
-def cpu_identity() -> str:
-    """PyTorch's CPU capability plus a hash of the CPU's feature flags: packages hold code
-    built with ``-march=native``, which can crash (illegal instruction) on a CPU that lacks
-    one of the builder's features, even with the same capability name."""
-    capability = torch.backends.cpu.get_cpu_capability()
-    flags = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith(("flags", "Features"))), flags)
-    except OSError:
-        pass
-    return f"{capability} {hashlib.sha256(flags.encode()).hexdigest()[:12]}"
-
-
-def device_identity(device: torch.device) -> str:
-    """ "cpu", or the CUDA device's name, compute capability and CUDA version."""
-    if device.type != "cuda":
-        return device.type
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    major, minor = torch.cuda.get_device_capability(index)
-    return f"cuda {torch.cuda.get_device_name(index)} sm_{major}{minor} cuda {torch.version.cuda}"
-
-
 def network_digest(network: torch.nn.Module) -> str:
     """sha256 (16 hex digits) of a network's configuration and state: the weights hash of a
     network that did not come from a file."""

@@ -8,7 +8,8 @@ The exported graph has one input, frames t-2, t-1 and t stacked as 9 channels
 (1, 9, H, W) float in [0, 1] sRGB, and one output (1, 4, H, W): foreground RGB (not
 premultiplied) and alpha. The frame size and downsample ratio are fixed at export, so the
 graph has no dynamic shapes. At the start of a shot, pass the first frame for the missing
-ones (what Nuke's TimeOffset does when it holds the first frame).
+ones (what Nuke's TimeOffset does when it holds the first frame): ``stacked_frames(t)`` lists
+the frames of frame t's input.
 
 A TorchScript file is loaded by compiling its code against the loading libtorch's operators.
 A trace by this torch calls ``aten::pad`` (new in PyTorch 1.13) and the 13-argument
@@ -41,16 +42,48 @@ from torch.nn import functional as F
 
 from core.cli import frame_size
 from core.model import (
+    MEMORY_FRAMES,
     STRIDE,
     Encoding,
     MattingNetwork,
     downsample,
+    memory_window,
     network_size,
     pad_to_stride,
 )
 from core.model.guided_filter import DeepGuidedFilter
 
 log = logging.getLogger("memmatte")
+
+STACKED = MEMORY_FRAMES + 1
+"""Frames in the stacked input: frame t's memory, oldest first, then frame t."""
+CURRENT = MEMORY_FRAMES
+"""Frame t's place in the stacked input."""
+
+
+def stacked_frames(index: int) -> tuple[int, ...]:
+    """The frames whose channels make frame ``index``'s input: t-2, t-1, t (its
+    ``memory_window``, oldest first; the first frame stands in before the shot)."""
+    return (*reversed(memory_window(index)), index)
+
+
+_MEMORY_SLOTS = tuple(stacked_frames(CURRENT).index(i) for i in memory_window(CURRENT))
+"""Where each frame of the memory, newest first, sits in the stacked input: (1, 0)."""
+
+
+def split_stacked(enc: Encoding) -> tuple[Encoding, Tensor, Tensor]:
+    """Encodings of the ``STACKED`` frames of one input → frame t's encoding, and the keys
+    and values of its memory, (1, MEMORY_FRAMES, C, h, w) newest first (the session's
+    order). Traced only: the slots are fixed at trace time."""
+    keys = torch.stack([enc.key[s : s + 1] for s in _MEMORY_SLOTS], dim=1)
+    values = torch.stack([enc.value[s : s + 1] for s in _MEMORY_SLOTS], dim=1)
+    current = Encoding(
+        enc.image[CURRENT:],
+        tuple(f[CURRENT:] for f in enc.features),
+        enc.key[CURRENT:],
+        enc.value[CURRENT:],
+    )
+    return current, keys, values
 
 
 class StatelessMatting(nn.Module):
@@ -64,15 +97,10 @@ class StatelessMatting(nn.Module):
 
     def forward(self, stacked: Tensor) -> Tensor:
         net = self.network
-        frames = stacked.reshape(3, 3, *self.full)  # t-2, t-1, t
+        frames = stacked.reshape(STACKED, 3, *self.full)
         image_lr = downsample(frames, self.size)
-        enc = net.encode(pad_to_stride(image_lr))
-        memory_keys = torch.stack([enc.key[1:2], enc.key[0:1]], dim=1)
-        memory_values = torch.stack([enc.value[1:2], enc.value[0:1]], dim=1)
-        current = Encoding(
-            enc.image[2:], tuple(f[2:] for f in enc.features), enc.key[2:], enc.value[2:]
-        )
-        fgr, pha = net.matte(current, memory_keys, memory_values, frames[2:], image_lr[2:])
+        current, keys, values = split_stacked(net.encode(pad_to_stride(image_lr)))
+        fgr, pha = net.matte(current, keys, values, frames[CURRENT:], image_lr[CURRENT:])
         return torch.cat([fgr, pha], dim=1)
 
 
@@ -196,7 +224,8 @@ class _Encode(nn.Module):
 
 
 class _MatteLow(nn.Module):
-    """``MattingNetwork.matte_low`` with ``refine`` fixed, for tracing."""
+    """``MattingNetwork.matte_low`` of frame t with ``refine`` fixed, for tracing: takes
+    the padded images, skips, keys, values and network-size images of all stacked frames."""
 
     def __init__(self, network: MattingNetwork, refine: bool) -> None:
         super().__init__()
@@ -211,12 +240,10 @@ class _MatteLow(nn.Module):
         f3: Tensor,
         key: Tensor,
         value: Tensor,
-        memory_keys: Tensor,
-        memory_values: Tensor,
         image_lr: Tensor,
     ) -> Tensor:
-        encoding = Encoding(image, (f1, f2, f3), key, value)
-        return self.network.matte_low(encoding, memory_keys, memory_values, image_lr, self.refine)
+        current, keys, values = split_stacked(Encoding(image, (f1, f2, f3), key, value))
+        return self.network.matte_low(current, keys, values, image_lr[CURRENT:], self.refine)
 
 
 class _Apply(nn.Module):
@@ -265,49 +292,37 @@ class FlexibleMatting(nn.Module):
         network = network.eval()
         self.auto_long_side = float(network.auto_long_side)
         self.stride = STRIDE
+        self.stacked = STACKED
+        self.current = CURRENT
         # Traced at a size that needs padding, down-sampling and refinement; the traced
         # stages hold no sizes (tests/core/test_export.py checks other sizes against eager).
-        frames = torch.rand(3, 3, 40, 56)
+        frames = torch.rand(STACKED, 3, 40, 56)
         size = network_size(40, 56, 0.5)
         image_lr = downsample(frames, size)
         padded = pad_to_stride(image_lr)
         encode = _Encode(network)
-        f1, f2, f3, key, value = encode(padded)
-        keys = torch.stack([key[1:2], key[0:1]], dim=1)
-        values = torch.stack([value[1:2], value[0:1]], dim=1)
-        low_args = (
-            padded[2:],
-            f1[2:],
-            f2[2:],
-            f3[2:],
-            key[2:],
-            value[2:],
-            keys,
-            values,
-            image_lr[2:],
-        )
+        low_args = (padded, *encode(padded), image_lr)
         self.encode = torch.jit.trace(encode, padded, check_trace=False)
         self.low_refine = torch.jit.trace(_MatteLow(network, True), low_args, check_trace=False)
         self.low_plain = torch.jit.trace(_MatteLow(network, False), low_args, check_trace=False)
         coefficients = self.low_refine(*low_args)
-        self.apply_full = torch.jit.trace(_Apply(), (frames[2:], coefficients), check_trace=False)
+        self.apply_full = torch.jit.trace(
+            _Apply(), (frames[CURRENT:], coefficients), check_trace=False
+        )
 
     def forward(self, stacked: Tensor, ratio: float) -> Tensor:
         height, width = stacked.shape[2], stacked.shape[3]
         if ratio <= 0.0:
             ratio = min(1.0, self.auto_long_side / max(height, width))
-        frames = stacked.reshape(3, 3, height, width)  # t-2, t-1, t
+        frames = stacked.reshape(self.stacked, 3, height, width)
         h, w = _scripted_network_size(height, width, ratio)
         image_lr = _scripted_downsample(frames, h, w)
         padded = _scripted_pad_to_stride(image_lr, self.stride)
         f1, f2, f3, key, value = self.encode(padded)
-        keys = torch.stack([key[1:2], key[0:1]], dim=1)
-        values = torch.stack([value[1:2], value[0:1]], dim=1)
-        current = (padded[2:], f1[2:], f2[2:], f3[2:], key[2:], value[2:])
         if h == height and w == width:
-            return self.low_plain(*current, keys, values, image_lr[2:])
-        coefficients = self.low_refine(*current, keys, values, image_lr[2:])
-        return self.apply_full(frames[2:], coefficients)
+            return self.low_plain(padded, f1, f2, f3, key, value, image_lr)
+        coefficients = self.low_refine(padded, f1, f2, f3, key, value, image_lr)
+        return self.apply_full(frames[self.current :], coefficients)
 
 
 def flexible_module(network: MattingNetwork) -> torch.jit.ScriptModule:
@@ -401,12 +416,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.flexible and args.size is None:
         parser.error("--size WIDTHxHEIGHT is required (or --flexible for TorchScript)")
 
-    from core.session import DEFAULT_WEIGHTS, auto_downsample_ratio
+    from core.runtime import resolve_weights
+    from core.session import auto_downsample_ratio
     from core.weights import load_network
 
-    weights = args.weights or DEFAULT_WEIGHTS
-    if not Path(weights).is_file():
-        parser.error(f"no weights at {weights}; pass --weights CHECKPOINT.safetensors")
+    hint = "pass --weights CHECKPOINT.safetensors"
+    try:
+        weights = resolve_weights(args.weights, hint)
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
+    if not weights.is_file():
+        parser.error(f"no weights at {weights}; {hint}")
     network = load_network(weights)
     if args.flexible:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 import tomli_w
 
+from core import runtime
 from core.model import NetworkConfig
 
 MATTING_SOURCES = ("imagematte", "aisegment", "videomatte", "videomatting108")
@@ -33,7 +34,7 @@ SEGMENTATION_SOURCES = ("coco", "supervisely", "youtubevis", "matte_masks")
 BACKGROUND_SOURCES = ("images", "videos")
 MODEL_PRESETS = ("paper", "lite")
 LR_DECAYS = ("none", "cosine")
-PRECISIONS = ("fp16", "bf16", "fp32", "auto")
+PRECISIONS = ("auto", *runtime.PRECISIONS)
 
 
 class ConfigError(ValueError):

@@ -1,9 +1,9 @@
 """Regenerates the synthetic data and retrains the paper's network from scratch on it.
 
-The bundled default weights no longer come from here: they are distilled from Robust Video
-Matting's published model on top of its encoder (``python -m training.distill``,
-docs/weights.md). This recipe stays as the synthetic-only, from-random baseline; ``--bundle``
-writes its results over the bundled files, which nothing does by default.
+The synthetic-only, from-random baseline. The bundled default weights are distilled from Robust
+Video Matting's published model on top of its encoder instead (``python -m training.distill``,
+docs/weights.md); ``--bundle`` writes this recipe's results over the bundled files, which
+nothing does by default.
 
     python -m training.default_weights              # the shipped recipe, resumable
     python -m training.default_weights --scale 0.1  # a smoke run of the same schedule

@@ -38,7 +38,6 @@ checkpoints. Checkpoints every ``run.checkpoint_every`` steps; ``--resume`` cont
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -59,6 +58,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from core.model import MattingNetwork
+from core.runtime import autocast as runtime_autocast
+from core.runtime import resolve_device, resolve_precision
 from core.weights import save_weights
 from training.losses import alpha_l1, laplacian_loss, temporal_coherence_loss, total_loss
 from training.optimisation import lr_factor, param_group
@@ -126,6 +127,11 @@ class DistillConfig:
     transfer_backbone: bool = True  # start from the teacher's encoder
     log_every: int = 25
     out: str = "runs/distill"
+
+    def __post_init__(self) -> None:
+        # No gradient scaler here: fp16 would underflow, so it is not offered.
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16; got {self.precision!r}")
 
     @classmethod
     def from_toml(cls, path: str | Path, overrides: Sequence[str] = ()) -> DistillConfig:
@@ -422,17 +428,6 @@ def load_default_teacher(config: TeacherConfig) -> nn.Module:
 # -- training ----------------------------------------------------------------------------
 
 
-def resolve_precision(setting: str, device: torch.device) -> str:
-    """``auto``: bf16 on CUDA and on CPUs that compute it natively, else fp32."""
-    if setting != "auto":
-        return setting
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    from core.session import cpu_has_native_bf16
-
-    return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
 def distill_loss(
     out_pha: Tensor,
     out_fgr: Tensor,
@@ -637,13 +632,11 @@ def run(config: DistillConfig, device: torch.device, resume: bool, time_budget: 
     del teacher
     step, total = restore(out, variants) if resume else (0, None)
     total = total or config.steps
-    precision = resolve_precision(config.precision, device)
+    precision = resolve_precision(config.precision, device, training="bf16")
     print(f"training {[v.config.name for v in variants]} on {device} in {precision}", flush=True)
 
     def autocast():
-        if precision == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return runtime_autocast(precision, device)
 
     meta = {
         "recipe": "python -m training.distill",
@@ -709,13 +702,12 @@ def main(argv: list[str] | None = None) -> int:
         config = DistillConfig.from_toml(args.config, overrides)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         parser.error(str(exc))
-    if args.device == "cuda" and not torch.cuda.is_available():
+    try:
+        device = resolve_device(args.device)
+    except ValueError:
         parser.error("--device cuda: this torch sees no CUDA device")
-    if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()):
-        device = torch.device("cuda")
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    else:
-        device = torch.device("cpu")
     try:
         finals = run(config, device, args.resume, args.time_budget)
     except (ValueError, OSError) as exc:  # unreadable data, teacher or weights: named there

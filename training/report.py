@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.session import DEFAULT_WEIGHTS, MattingSession
+from core.runtime import DEFAULT_WEIGHTS
+from core.session import MattingSession
 from core.weights import load_network
 from training.evaluate import list_clips, read_image
 from training.metrics import dtssd, evaluate_clip
@@ -72,6 +73,7 @@ def build_test_sets(
     The 1920x1080 set is procedural only unless ``hd_rendered``: a rendered 1080p frame (person
     and room) costs minutes on a 2-core CPU.
     """
+    from training.synthetic.procedural import SeededClips
     from training.synthetic.writer import write_evaluation
 
     sets = [
@@ -89,7 +91,8 @@ def build_test_sets(
         seed = TEST_SEEDS[ts.kind] + (500 if ts.size[0] == 1080 else 0)
         if ts.kind == "procedural":
             if not ts.path.is_dir():
-                write_evaluation(ts.path, range(seed, seed + count), frames=frames, size=ts.size)
+                clips = SeededClips(range(seed, seed + count), frames=frames, size=ts.size)
+                write_evaluation(ts.path, clips)
         else:
             h, w = ts.size
             cmd = [

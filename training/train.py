@@ -15,7 +15,6 @@ autocast. See docs/training.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -33,7 +32,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from core.model import MattingNetwork, MattingOutput, NetworkConfig
-from core.session import cpu_has_native_bf16
+from core.runtime import autocast, autocast_dtype, resolve_device, resolve_precision
 from core.weights import WeightsError, load_into, read_weights, save_weights
 from training import checkpoint
 from training.batches import (
@@ -76,14 +75,6 @@ class Distributed:
         if not dist.is_initialized():
             dist.init_process_group(backend)
         return cls(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def resolve_device(setting: str) -> torch.device:
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("run.device = 'cuda' but torch sees no CUDA device")
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def build_network(config: TrainConfig) -> MattingNetwork:
@@ -171,7 +162,10 @@ class Trainer:
     ) -> None:
         self.config = config
         self.stop_after = stop_after
-        self.device = resolve_device(config.run.device)
+        try:
+            self.device = resolve_device(config.run.device)
+        except ValueError:
+            raise ConfigError("run.device = 'cuda' but torch sees no CUDA device") from None
         backend = "nccl" if self.device.type == "cuda" else "gloo"
         self.dist = distributed or Distributed.from_environment(backend)
         if self.device.type == "cuda":
@@ -195,23 +189,13 @@ class Trainer:
                 # Each pass leaves some heads without gradient (see TrainingForward).
                 find_unused_parameters=True,
             )
-        cuda = self.device.type == "cuda"
-        precision = config.optim.precision
-        if precision == "auto":
-            precision = "fp16" if cuda else ("bf16" if cpu_has_native_bf16() else "fp32")
-        elif precision == "bf16" and not cuda and not cpu_has_native_bf16():
-            print(
-                "warning: optim.precision=bf16 on a CPU without AVX-512 BF16 or AMX: bf16 is "
-                "emulated there and far slower than fp32 (optim.precision='auto' picks fp32)",
-                file=sys.stderr,
-            )
+        precision = resolve_precision(config.optim.precision, self.device, training="fp16")
         self.precision = precision
-        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
-        # On the CPU only bf16 autocast helps (AVX-512 bf16); fp16 there is unusably slow.
-        self.use_amp = self.amp_dtype is not None and (cuda or self.amp_dtype is torch.bfloat16)
+        self.amp_dtype = autocast_dtype(precision, self.device)
+        self.use_amp = self.amp_dtype is not None
         if self.dist.main:
             # The precision it really trains in: fp16 on the CPU runs in fp32.
-            actual = precision if self.use_amp or self.amp_dtype is None else "fp32"
+            actual = precision if self.use_amp else "fp32"
             note = f" (optim.precision={precision} is CUDA only)" if actual != precision else ""
             print(f"training on {self.device} in {actual}{note}", file=sys.stderr)
         self.scaler = torch.amp.GradScaler(
@@ -334,9 +318,7 @@ class Trainer:
     # -- steps ---------------------------------------------------------------------------
 
     def _autocast(self):
-        if not self.use_amp:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return autocast(self.precision, self.device)
 
     def _optimise(self, loss: torch.Tensor) -> None:
         self.scaler.scale(loss).backward()

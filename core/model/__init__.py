@@ -1,7 +1,7 @@
 """The attention-memory matting network of the paper."""
 
 from core.model.config import NetworkConfig
-from core.model.memory import MEMORY_FRAMES, memory_indices
+from core.model.memory import MEMORY_FRAMES, memory_indices, memory_window
 from core.model.network import (
     STRIDE,
     Encoding,
@@ -21,6 +21,7 @@ __all__ = [
     "NetworkConfig",
     "downsample",
     "memory_indices",
+    "memory_window",
     "network_size",
     "pad_to_stride",
 ]

@@ -70,12 +70,19 @@ class AttentionMemory(nn.Module):
         return self.fuse(torch.cat([readout, value], dim=1))
 
 
-def memory_indices(length: int, device: torch.device | None = None) -> Tensor:
-    """(length, MEMORY_FRAMES) indices of frames t-1, t-2 within a clip of ``length`` frames.
+def memory_window(index: int, first: int = 0) -> tuple[int, ...]:
+    """The frames frame ``index`` attends to, newest first: t-1, t-2.
 
-    At the start of a shot the missing previous frames are replaced by the first frame
-    (edge padding in time): frame 0 attends to itself twice, frame 1 to frames 0 and 0.
+    At the start of a shot (or of a chunk's pre-roll, ``first``) the missing previous frames
+    are replaced by the first frame (edge padding in time): frame 0 attends to itself twice,
+    frame 1 to frames 0 and 0. Every streaming path (``MattingSession``, ``core.export``'s
+    stacked frames) takes its memory from here.
     """
-    t = torch.arange(length, device=device).unsqueeze(1)
-    offsets = torch.arange(1, MEMORY_FRAMES + 1, device=device).unsqueeze(0)
-    return (t - offsets).clamp(min=0)
+    return tuple(max(index - k, first) for k in range(1, MEMORY_FRAMES + 1))
+
+
+def memory_indices(length: int, device: torch.device | None = None) -> Tensor:
+    """(length, MEMORY_FRAMES) int64 ``memory_window`` of every frame of a clip of ``length``
+    frames: the time-parallel forward's gather indices."""
+    rows = [memory_window(t) for t in range(length)]
+    return torch.tensor(rows, dtype=torch.int64, device=device).reshape(length, MEMORY_FRAMES)

@@ -34,7 +34,8 @@ import numpy as np
 
 import core
 from core.model import MEMORY_FRAMES, MattingNetwork
-from core.session import DEFAULT_WEIGHTS, FrameError, MattingSession, auto_downsample_ratio
+from core.runtime import resolve_weights
+from core.session import FrameError, MattingSession, auto_downsample_ratio
 from hosts.exr import colour
 from hosts.exr.errors import BadInputError, BatchError, Cancelled, OutputError, UsageError
 from hosts.exr.io import (
@@ -212,13 +213,11 @@ def load_model(weights: str | Path | MattingNetwork | Model | None) -> Model:
         return weights
     if isinstance(weights, MattingNetwork):
         return Model(weights.eval(), "in-memory")
-    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    try:
+        path = resolve_weights(weights, "pass --weights path/to/checkpoint.safetensors")
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
     if not path.is_file():
-        if weights is None:
-            raise UsageError(
-                f"no bundled default weights in this install ({path} is missing); "
-                "pass --weights path/to/checkpoint.safetensors"
-            )
         raise UsageError(f"{path}: no such weights file")
     try:
         return Model(load_network(path), file_hash(path))
@@ -627,10 +626,10 @@ def _execution(options: BatchOptions) -> dict[str, object]:
     convolutions in another order and changes ~2 % of pixels by a half-float step)."""
     import torch
 
-    from core.session import resolve_device, resolve_precision
+    from core.runtime import resolve_device, resolve_precision
 
-    device = resolve_device(options.device)
     try:
+        device = resolve_device(options.device)
         precision = resolve_precision(options.precision, device)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

@@ -5,9 +5,11 @@ tests/data/make_torchvision_fixture.py (run in a throwaway venv).
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from core.model.backbone import MobileNetV3LargeEncoder
@@ -25,10 +27,22 @@ def test_parameter_names_and_shapes_equal_torchvision_features():
     assert ours == expected
 
 
-def test_a_torchvision_state_dict_loads_strictly():
-    state = {name: torch.zeros(shape) for name, shape in _fixture()["features"]}
-    state = {k: v.long() if k.endswith("num_batches_tracked") else v for k, v in state.items()}
-    MobileNetV3LargeEncoder().load_state_dict(state, strict=True)
+def test_a_torchvision_state_dict_loads_strictly_each_tensor_into_its_place():
+    """Every torchvision name lands in the tensor of that name (each filled with its own
+    index, so two same-shaped tensors swapped would show), and a missing one is refused."""
+    names = _fixture()["features"]
+    state = {}
+    for i, (name, shape) in enumerate(names):
+        dtype = torch.long if name.endswith("num_batches_tracked") else torch.float32
+        state[name] = torch.full(shape, i, dtype=dtype)
+    encoder = MobileNetV3LargeEncoder()
+    encoder.load_state_dict(state, strict=True)
+    loaded = encoder.state_dict()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in state.items())
+    first = names[0][0]  # the stem convolution's weight
+    del state[first]
+    with pytest.raises(RuntimeError, match=re.escape(first)):
+        MobileNetV3LargeEncoder().load_state_dict(state, strict=True)
 
 
 def test_dilated_features_equal_torchvision_numerically():

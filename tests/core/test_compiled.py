@@ -12,7 +12,7 @@ import torch
 
 from core import MattingSession
 from core.compiled import MANIFEST, CacheError, GraphCache, GraphKey, default_cache_dir
-from core.session import cpu_has_native_bf16
+from core.runtime import cpu_has_native_bf16
 
 KEY = GraphKey(
     weights="0123456789abcdef",

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import MattingSession
-from core.export import LEGACY_OPS, graph_ops, main
+from core.export import LEGACY_OPS, graph_ops, main, stacked_frames
 from core.weights import save_weights
 
 H, W = 48, 80
@@ -29,7 +29,7 @@ def _clip(n=4):
 
 def _stacked(frames, t):
     """Frames t-2, t-1, t as (1, 9, H, W), the first frame standing in before the shot."""
-    picks = [frames[max(t - 2, 0)], frames[max(t - 1, 0)], frames[t]]
+    picks = [frames[i] for i in stacked_frames(t)]
     return np.concatenate([f.transpose(2, 0, 1) for f in picks])[None]
 
 

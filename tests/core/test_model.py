@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from core.model import MEMORY_FRAMES, MattingNetwork, NetworkConfig, memory_indices, pad_to_stride
+from core.engines import MemoryWindow
+from core.model import (
+    MEMORY_FRAMES,
+    MattingNetwork,
+    NetworkConfig,
+    memory_indices,
+    memory_window,
+    pad_to_stride,
+)
 from core.model.guided_filter import DeepGuidedFilter
 from core.model.memory import memory_readout
 
@@ -34,6 +42,17 @@ def test_backbone_feature_strides(paper_network):
 def test_memory_indices_repeat_the_first_frame_at_shot_start():
     assert MEMORY_FRAMES == 2
     assert memory_indices(4).tolist() == [[0, 0], [0, 0], [1, 0], [2, 1]]
+    # A chunk's pre-roll starts at frame 5: its first frame stands in the same way.
+    assert [memory_window(t, first=5) for t in (5, 6, 7, 8)] == [(5, 5), (5, 5), (6, 5), (7, 6)]
+
+
+def test_the_memory_window_keeps_only_the_two_previous_frames():
+    window = MemoryWindow(first=3)
+    assert window.push(3, "a") == ["a", "a"]
+    assert window.push(4, "b") == ["a", "a"]
+    assert window.push(5, "c") == ["b", "a"]
+    assert window.push(6, "d") == ["c", "b"]
+    assert len(window) == 2  # frames 5 and 6: all that frame 7 reads
 
 
 def test_memory_readout_is_softmax_attention_over_all_memory_positions():
@@ -77,19 +96,17 @@ def test_frame_t_depends_on_t_minus_1_and_t_minus_2(lite_network, clip, changed)
 def _stream(network: MattingNetwork, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Frame-by-frame with cached keys and values, as a session does."""
     height, width = clip.shape[-2:]
-    cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    window = MemoryWindow()
     alphas, fgrs = [], []
     for t in range(clip.shape[1]):
         enc = network.encode(pad_to_stride(clip[:, t]))
-        cache[t] = (enc.key, enc.value)
-        memory = [cache[max(t - k, 0)] for k in range(1, MEMORY_FRAMES + 1)]
+        memory = window.push(t, (enc.key, enc.value))
         keys = torch.stack([m[0] for m in memory], dim=1)
         values = torch.stack([m[1] for m in memory], dim=1)
         reconstructed = network.read_memory(enc.key, enc.value, keys, values)
         fgr, pha, _ = network.decode(enc, reconstructed)
         alphas.append(pha[..., :height, :width])
         fgrs.append(fgr[..., :height, :width])
-        cache = {i: kv for i, kv in cache.items() if i > t - MEMORY_FRAMES}
     return torch.stack(alphas, 1), torch.stack(fgrs, 1)
 
 

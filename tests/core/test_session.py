@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from core import FrameError, MattingSession
-from core.session import auto_downsample_ratio, cpu_has_native_bf16
+from core.runtime import cpu_has_native_bf16
+from core.session import auto_downsample_ratio
 from core.weights import save_weights
 
 
@@ -96,7 +97,7 @@ def test_empty_input_is_an_error(lite_network):
 
 
 def test_missing_default_weights_say_how_to_pass_weights(monkeypatch, tmp_path):
-    monkeypatch.setattr("core.session.DEFAULT_WEIGHTS", tmp_path / "none.safetensors")
+    monkeypatch.setattr("core.runtime.DEFAULT_WEIGHTS", tmp_path / "none.safetensors")
     with pytest.raises(FileNotFoundError, match="pass weights="):
         MattingSession(_frames(1))
 
@@ -124,7 +125,7 @@ def test_precision_choices(lite_network):
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_warns_on_a_cpu_that_would_emulate_it(lite_network, monkeypatch, caplog, native):
     """Without AVX-512 BF16 or AMX, PyTorch emulates bf16 far slower than fp32: say so."""
-    monkeypatch.setattr("core.session.cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr("core.runtime.cpu_has_native_bf16", lambda: native)
     with caplog.at_level(logging.WARNING, logger="memmatte"):
         session = MattingSession(_frames(1), weights=lite_network, device="cpu", precision="bf16")
     assert session.precision == "bf16"

@@ -40,11 +40,11 @@ def test_trainer_runs_on_cuda_in_fp16(tmp_path):
     pytest.importorskip("OpenImageIO")
     from tests.training.test_train import tiny_config, write_config
     from training.config import load_config
-    from training.synthetic import write_videomatte
+    from training.synthetic import SeededClips, write_videomatte
     from training.train import Trainer
 
     clips = tmp_path / "vm"
-    write_videomatte(clips, [0, 1], frames=6, size=(64, 64), valid_fraction=0.0)
+    write_videomatte(clips, SeededClips([0, 1], frames=6, size=(64, 64)), valid_fraction=0.0)
     config = tiny_config(clips, tmp_path / "run", schedule={"max_steps": 2})
     config["run"]["device"] = "cuda"
     trainer = Trainer(load_config(write_config(tmp_path / "c.toml", config)))

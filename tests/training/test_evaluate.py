@@ -14,14 +14,14 @@ from core.session import MattingSession
 from core.weights import save_weights
 from training.evaluate import main, read_image
 from training.metrics import evaluate_clip
-from training.synthetic import write_evaluation
+from training.synthetic import SeededClips, write_evaluation
 
 
 @pytest.fixture(scope="module")
 def test_set(tmp_path_factory):
     """Two clips of 3 frames at 48x64 in <clip>/{com,pha,fgr}/<frame>.png, and lite weights."""
     root = tmp_path_factory.mktemp("eval")
-    write_evaluation(root / "set", [0, 1], frames=3, size=(48, 64))
+    write_evaluation(root / "set", SeededClips([0, 1], frames=3, size=(48, 64)))
     torch.manual_seed(0)
     weights = save_weights(MattingNetwork(NetworkConfig.lite()), root / "lite.safetensors")
     return root / "set", weights

@@ -11,6 +11,7 @@ import pytest
 from training.synthetic import (
     PRESETS,
     ClipConfig,
+    SeededClips,
     generate_clip,
     write_evaluation,
     write_videomatte,
@@ -155,7 +156,8 @@ def _tree(root: Path) -> set[str]:
 def test_videomatte_layout_tree_and_pixels(tmp_path):
     root = tmp_path / "vm"
     clips = [generate_clip(s, frames=2, size=(32, 48)) for s in (0, 1)]
-    written = write_videomatte(root, [*clips, 2], frames=2, size=(32, 48), valid_fraction=1 / 3)
+    clips.append(generate_clip(2, frames=2, size=(32, 48)))
+    written = write_videomatte(root, clips, valid_fraction=1 / 3)
     assert [(w.split, w.name) for w in written] == [
         ("train", "0000"),
         ("train", "0001"),
@@ -201,7 +203,8 @@ def test_videomatte_png_alpha_is_lossless(tmp_path):
 def test_videomatte_tree_loads_in_the_training_reader(tmp_path):
     from training.data import BackgroundVideos, VideoMatteDataset
 
-    write_videomatte(tmp_path / "vm", [0, 1], frames=3, size=(32, 48), valid_fraction=0.5)
+    clips = SeededClips([0, 1], frames=3, size=(32, 48))
+    write_videomatte(tmp_path / "vm", clips, valid_fraction=0.5)
     dataset = VideoMatteDataset(
         tmp_path / "vm",
         "train",
@@ -217,7 +220,7 @@ def test_videomatte_tree_loads_in_the_training_reader(tmp_path):
 
 def test_evaluation_layout_is_lossless_png(tmp_path):
     root = tmp_path / "eval"
-    written = write_evaluation(root, [7, 8], frames=2, size=(32, 48))
+    written = write_evaluation(root, SeededClips([7, 8], frames=2, size=(32, 48)))
     assert [w.name for w in written] == ["0000", "0001"]
     assert _tree(root) == {
         f"{clip}/{kind}/{frame}.png"

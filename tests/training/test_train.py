@@ -20,7 +20,7 @@ from core.weights import load_network, read_weights
 from training import checkpoint
 from training.batches import epoch_batches
 from training.config import ConfigError, TrainConfig, load_config
-from training.synthetic import write_videomatte
+from training.synthetic import SeededClips, write_videomatte
 from training.train import Trainer, lr_factor, main, param_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def one_thread():
 def clips(tmp_path_factory) -> Path:
     """Three procedural clips of 6 frames at 64x64 in the VideoMatte240K layout (+ _bg)."""
     root = tmp_path_factory.mktemp("synthetic") / "vm"
-    write_videomatte(root, [0, 1, 2], frames=6, size=(64, 64), valid_fraction=0.0)
+    write_videomatte(root, SeededClips([0, 1, 2], frames=6, size=(64, 64)), valid_fraction=0.0)
     return root
 
 
@@ -322,7 +322,7 @@ def test_torchrun_job_killed_with_sigkill_resumes_exactly(clips, tmp_path):
 def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it(
     clips, tmp_path, monkeypatch, native, expected
 ):
-    monkeypatch.setattr("training.train.cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr("core.runtime.cpu_has_native_bf16", lambda: native)
     config = tiny_config(clips, tmp_path / "run", optim={"precision": "auto", "lr_rest": 1e-4})
     trainer = Trainer(load_config(write_config(tmp_path / "p.toml", config)))
     assert trainer.precision == expected
@@ -384,7 +384,7 @@ def test_network_overfits_one_clip(tmp_path):
     alpha L1 0.010 / 0.021 / 0.011; 9-14 s on one CPU thread with the other core busy.
     """
     root = tmp_path / "one"
-    write_videomatte(root, [5], frames=3, size=(64, 64), valid_fraction=0.0)
+    write_videomatte(root, SeededClips([5], frames=3, size=(64, 64)), valid_fraction=0.0)
     config = tiny_config(
         root,
         tmp_path / "run",

@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 PARAMS = ("rotation", "translate_x", "translate_y", "scale", "shear_x", "shear_y")
-IDENTITY = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 
 
 def _back_in_out(t: float) -> float:

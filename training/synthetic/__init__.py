@@ -10,7 +10,14 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from training.synthetic.procedural import PRESETS, Clip, ClipConfig, ClipInfo, generate_clip
+    from training.synthetic.procedural import (
+        PRESETS,
+        Clip,
+        ClipConfig,
+        ClipInfo,
+        SeededClips,
+        generate_clip,
+    )
     from training.synthetic.writer import WrittenClip, write_evaluation, write_videomatte
 
 _EXPORTS = {
@@ -19,6 +26,7 @@ _EXPORTS = {
     "ClipConfig": "procedural",
     "ClipInfo": "procedural",
     "generate_clip": "procedural",
+    "SeededClips": "procedural",
     "WrittenClip": "writer",
     "write_evaluation": "writer",
     "write_videomatte": "writer",
@@ -29,6 +37,7 @@ __all__ = [
     "Clip",
     "ClipConfig",
     "ClipInfo",
+    "SeededClips",
     "WrittenClip",
     "generate_clip",
     "write_evaluation",

@@ -265,22 +265,3 @@ def build_room_scene(
 def room_gap(room: RoomSpec) -> float:
     """How far behind the person a room's back wall stands (metres)."""
     return 0.8 + 0.3 * room.focus_distance
-
-
-def build_shot_scene(
-    spec: SceneSpec,
-    room: RoomSpec,
-    size: tuple[int, int],
-    settings: RenderSettings,
-    frames: range,
-) -> FigureObjects:
-    """The person standing in the room, lit by both the room's lights and their own."""
-    objects = build_clip_scene(spec, size, settings, frames)
-    scene = bpy.context.scene
-    for obj in scene.objects:
-        if obj.type == "LIGHT":
-            obj.visible_camera = False
-    room_objects = build_room(room, scene.collection)
-    eye, target = camera_rest(spec, size)
-    place_room(room_objects, room, eye, target, gap=room_gap(room))
-    return objects

@@ -41,7 +41,7 @@ import numpy as np
 from core.cli import frame_size
 from training.synthetic.raster import unpremultiply
 from training.synthetic.rendered_spec import RenderSettings, sample_room, sample_scene
-from training.synthetic.writer import _write
+from training.synthetic.writer import write_image
 
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 3]
@@ -88,7 +88,7 @@ def _save(path: Path, image: np.ndarray, params: list[int]) -> None:
     """Write through a temporary name, so an interrupted run never leaves a partial file that a
     resumed run would take for a finished one."""
     partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    _write(partial, image, params)
+    write_image(partial, image, params)
     os.replace(partial, path)
 
 

@@ -18,14 +18,16 @@ Clip and frame names are zero-padded to four digits (0000, 0001, ...).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from training.synthetic.procedural import Clip, ClipConfig, ClipInfo, generate_clip
+if TYPE_CHECKING:  # the writers take any clip of this shape; nothing is generated here
+    from training.synthetic.procedural import Clip, ClipInfo
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,14 @@ class WrittenClip:
 
 def write_videomatte(
     root: str | Path,
-    clips_or_seeds: Iterable[Clip | int],
+    clips: Sequence[Clip],
     *,
-    frames: int = 30,
-    size: tuple[int, int] = (288, 512),
-    config: ClipConfig | None = None,
     valid_fraction: float = 0.1,
     background_root: str | Path | None = None,
     alpha_format: str = "jpg",
     jpeg_quality: int = 95,
 ) -> list[WrittenClip]:
-    """Write clips (or generate them from seeds with `frames`, `size`, `config`) as VideoMatte240K.
+    """Write `clips` as VideoMatte240K (``SeededClips`` generates each when it is written).
 
     The last round(n * valid_fraction) clips go to `valid`, the rest to `train`; a split with no
     clips gets no folder.
@@ -60,55 +59,39 @@ def write_videomatte(
         raise ValueError(f"alpha_format must be 'jpg' or 'png', got {alpha_format!r}")
     root = Path(root)
     bg_root = Path(background_root) if background_root is not None else Path(f"{root}_bg")
-    items = list(clips_or_seeds)
-    n_valid = round(len(items) * valid_fraction)
+    n_valid = round(len(clips) * valid_fraction)
     jpeg = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
     alpha_params = jpeg if alpha_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     written = []
     counts = {"train": 0, "valid": 0}
-    for i, item in enumerate(items):
-        clip = _as_clip(item, frames, size, config)
-        split = "valid" if i >= len(items) - n_valid else "train"
+    for i, clip in enumerate(clips):
+        split = "valid" if i >= len(clips) - n_valid else "train"
         name = f"{counts[split]:04d}"
         counts[split] += 1
         for t, frame in enumerate(_frame_names(clip)):
-            _write(root / split / "fgr" / name / f"{frame}.jpg", clip.foreground[t], jpeg)
-            _write(
+            write_image(root / split / "fgr" / name / f"{frame}.jpg", clip.foreground[t], jpeg)
+            write_image(
                 root / split / "pha" / name / f"{frame}.{alpha_format}", clip.alpha[t], alpha_params
             )
-            _write(bg_root / split / name / f"{frame}.jpg", clip.background[t], jpeg)
+            write_image(bg_root / split / name / f"{frame}.jpg", clip.background[t], jpeg)
         written.append(WrittenClip(split, name, clip.info))
     return written
 
 
-def write_evaluation(
-    root: str | Path,
-    seeds: Iterable[Clip | int],
-    *,
-    frames: int = 30,
-    size: tuple[int, int] = (288, 512),
-    config: ClipConfig | None = None,
-) -> list[WrittenClip]:
-    """Write clips (or generate them from seeds) as root/<clip>/{com,pha,fgr}/<frame>.png."""
+def write_evaluation(root: str | Path, clips: Iterable[Clip]) -> list[WrittenClip]:
+    """Write `clips` as root/<clip>/{com,pha,fgr}/<frame>.png."""
     root = Path(root)
     png = [cv2.IMWRITE_PNG_COMPRESSION, 3]
     written = []
-    for i, item in enumerate(seeds):
-        clip = _as_clip(item, frames, size, config)
+    for i, clip in enumerate(clips):
         name = f"{i:04d}"
         composite = clip.composite
         for t, frame in enumerate(_frame_names(clip)):
-            _write(root / name / "com" / f"{frame}.png", composite[t], png)
-            _write(root / name / "pha" / f"{frame}.png", clip.alpha[t], png)
-            _write(root / name / "fgr" / f"{frame}.png", clip.foreground[t], png)
+            write_image(root / name / "com" / f"{frame}.png", composite[t], png)
+            write_image(root / name / "pha" / f"{frame}.png", clip.alpha[t], png)
+            write_image(root / name / "fgr" / f"{frame}.png", clip.foreground[t], png)
         written.append(WrittenClip("", name, clip.info))
     return written
-
-
-def _as_clip(item: Clip | int, frames: int, size: tuple[int, int], config) -> Clip:
-    if isinstance(item, Clip):
-        return item
-    return generate_clip(item, frames=frames, size=size, config=config)
 
 
 def _frame_names(clip: Clip) -> list[str]:
@@ -117,7 +100,7 @@ def _frame_names(clip: Clip) -> list[str]:
     return [f"{t:0{width}d}" for t in range(count)]
 
 
-def _write(path: Path, image: np.ndarray, params: list[int]) -> None:
+def write_image(path: Path, image: np.ndarray, params: list[int]) -> None:
     """Quantise a float [0, 1] image ((H, W) or (H, W, 3) RGB) to 8 bits and write it."""
     data = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
     if data.ndim == 3:
