@@ -39,18 +39,21 @@ sys.path.insert(0, str(ROOT))
 
 from core.cli import frame_size  # noqa: E402
 from core.runtime import cpu_capability  # noqa: E402
+from hosts.client import events  # noqa: E402
+from hosts.client.command import BatchCommand  # noqa: E402
 
 CHUNK = "1003-1026"
 MODES = ("eager", "cold", "warm", "jit")
 JIT_SCRIPT = """
-import json, sys, time
+import sys
 import torch
+from hosts.client.events import encode
 from hosts.exr import process_shot
 plates, out, frames, ratio, precision, threads = sys.argv[1:7]
 if threads != "0":
     torch.set_num_threads(int(threads))
 def progress(e):
-    print(json.dumps({"event": e.kind, "time": time.time()}), flush=True)
+    print(encode(e), flush=True)
 process_shot(plates, out, frames=frames, compile=True, device="cpu", precision=precision,
              downsample_ratio=float(ratio) if ratio != "auto" else "auto", progress=progress)
 """
@@ -74,25 +77,30 @@ def write_plates(folder: Path, height: int, width: int) -> str:
 
 
 def run(mode: str, plates: str, out: Path, cache: Path, args: argparse.Namespace) -> dict:
-    common = ["--device", "cpu", "--precision", args.precision]
-    common += ["--downsample-ratio", args.ratio, "--cache-dir", str(cache)]
-    if args.threads:
-        common += ["--threads", str(args.threads)]
     if mode == "jit":
         command = [sys.executable, "-c", JIT_SCRIPT, plates, str(out), CHUNK, args.ratio]
         command += [args.precision, str(args.threads or 0)]
     else:
-        flag = {"eager": ["--eager"], "cold": ["--compile"], "warm": []}[mode]
-        command = [sys.executable, "-m", "core.batch", plates, "-o", str(out), "--frames", CHUNK]
-        command += ["--log-format", "json", *common, *flag]
+        command = BatchCommand(
+            (plates,),
+            output=str(out),
+            frames=CHUNK,
+            device="cpu",
+            precision=args.precision,
+            downsample_ratio=args.ratio,
+            cache_dir=str(cache),
+            threads=args.threads or None,
+            compile={"eager": "eager", "cold": "aot", "warm": "cached"}[mode],
+            log_format="json",
+        ).argv(sys.executable)
     started = time.time()
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     total = time.time() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{proc.stderr[-3000:]}")
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    frames = [e["time"] for e in events if e["event"] == "frame"]
-    compiled = [e for e in events if e["event"] == "compiled"]
+    records = [events.parse(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    frames = [e.time for e in records if isinstance(e, events.Frame)]
+    compiled = [e for e in records if isinstance(e, events.Compiled)]
     record = {
         "mode": mode,
         "seconds": round(total, 2),
@@ -101,8 +109,8 @@ def run(mode: str, plates: str, out: Path, cache: Path, args: argparse.Namespace
         "first_frame_s": round(frames[0] - started, 2),
     }
     if compiled:
-        record["ready_s"] = round(compiled[0]["time"] - started, 2)
-        record["graphs"] = compiled[0].get("message", "")
+        record["ready_s"] = round(compiled[0].time - started, 2)
+        record["graphs"] = compiled[0].message
     return record
 
 

@@ -158,13 +158,16 @@ def _environment() -> dict:
     import numpy
     import torch
 
+    sys.path.insert(0, str(ROOT))
+    from core.runtime import cpu_capability
+
     info = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "cuda": torch.version.cuda,
         "cuda_available": torch.cuda.is_available(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_capability": cpu_capability(),
         "cpus": os.cpu_count(),
     }
     # AOTInductor compiles its CUDA wrapper against the CUDA toolkit's headers.

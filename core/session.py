@@ -27,8 +27,6 @@ from core.compiled import GraphCache, GraphKey, network_digest
 from core.engines import AotEngine, CompiledEngine, EagerEngine, Engine, MemoryWindow, aot
 from core.model import MEMORY_FRAMES, MattingNetwork, network_size
 from core.runtime import (
-    DEFAULT_WEIGHTS,
-    cpu_has_native_bf16,
     cpu_identity,
     device_identity,
     resolve_device,
@@ -43,15 +41,11 @@ COMPILE_MODES = (False, True, "aot", "cached")
 
 __all__ = [
     "COMPILE_MODES",
-    "DEFAULT_WEIGHTS",
     "FrameError",
     "MatteResult",
     "MattingSession",
     "auto_downsample_ratio",
-    "cpu_has_native_bf16",
     "frame_to_tensor",
-    "resolve_device",
-    "resolve_precision",
 ]
 
 

@@ -40,8 +40,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.runtime import DEFAULT_WEIGHTS
+
 ROOT = Path(__file__).resolve().parents[1]
-ASSET = ROOT / "core" / "assets" / "memmatte_default.safetensors"
+ASSET = DEFAULT_WEIGHTS
 ABLATED_ASSET = ROOT / "training" / "assets" / "memmatte_ablated.safetensors"
 """The memory-ablated variant, fp16: the quality report's (b), kept so a fresh clone can rerun it."""
 

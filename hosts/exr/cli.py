@@ -346,7 +346,7 @@ class _Output:
 
     def _event(self, e: Event) -> None:
         if self.json:
-            self._json(_wire(e))
+            self._json(e)
             return
         if self.quiet:
             return
@@ -416,29 +416,6 @@ class _Output:
                 stream.flush()
         except BrokenPipeError:
             self._broken(stream)
-
-
-def _wire(e: Event) -> events.Event:
-    """A processor event as the JSON record of its kind (``hosts.client.events``)."""
-    if e.kind == "shot_start":
-        return events.ShotStart(e.shot, e.total, e.path, e.done)
-    if e.kind == "resume":
-        return events.Resume(e.shot, e.done, e.total)
-    if e.kind == "stale_temp":
-        return events.StaleTemp(e.shot, e.path)
-    if e.kind == "sanitised":
-        return events.Sanitised(e.shot, e.frame, e.path, e.message)
-    if e.kind == "warning":
-        return events.ShotWarning(e.shot, e.message)
-    if e.kind == "note":
-        return events.Note(e.shot, e.message)
-    if e.kind == "compiled":
-        return events.Compiled(e.shot, e.message, e.path)
-    if e.kind == "frame":
-        return events.Frame(e.shot, e.frame, e.done, e.total, e.path)
-    if e.kind == "shot_done":
-        return events.ShotDone(e.shot, e.done, e.total, round(e.seconds, 3))
-    raise ValueError(f"no JSON record for the processor's {e.kind!r} event")
 
 
 def _describe(e: Event) -> str:

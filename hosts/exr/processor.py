@@ -36,6 +36,7 @@ import core
 from core.model import MEMORY_FRAMES, MattingNetwork
 from core.runtime import resolve_weights
 from core.session import FrameError, MattingSession, auto_downsample_ratio
+from hosts.client import events
 from hosts.exr import colour
 from hosts.exr.errors import BadInputError, BatchError, Cancelled, OutputError, UsageError
 from hosts.exr.io import (
@@ -153,23 +154,11 @@ class Model:
     weights_hash: str
 
 
-@dataclass(frozen=True)
-class Event:
-    """A progress event. kind: "shot_start" (total = frames to write, path = output
-    pattern), "resume" (done = frames already complete), "stale_temp" (path removed),
-    "sanitised" (message has the counts), "warning" (message), "compiled" (message: the
-    compiled graphs used, built, or missing), "frame" (one output written, in frame order;
-    done/total), "shot_done" (seconds)."""
-
-    kind: str
-    shot: str
-    frame: int | None = None
-    done: int = 0
-    total: int = 0
-    path: str = ""
-    message: str = ""
-    seconds: float = 0.0
-
+Event = events.Event
+"""Progress events are the typed records of ``hosts.client.events``: ``core.batch
+--log-format json`` prints them as they are, and a host reads them back with the same types.
+The processor emits ShotStart, Resume, StaleTemp, Note, ShotWarning, Sanitised, Compiled,
+Frame (in frame order) and ShotDone."""
 
 ProgressCallback = Callable[[Event], None]
 
@@ -435,14 +424,14 @@ def run_shot(
     done = _complete(shot, outputs, targets, stamp, options) if options.resume else []
     complete = set(done)
     todo = [f for f in targets if f not in complete]
-    emit(Event("shot_start", shot.name, total=len(todo), path=outputs.name))
+    emit(events.ShotStart(shot.name, len(todo), outputs.name))
     if done:
-        emit(Event("resume", shot.name, done=len(done), total=len(targets)))
+        emit(events.Resume(shot.name, len(done), len(targets)))
     for stale in remove_stale_temps(outputs.path(f) for f in todo):
-        emit(Event("stale_temp", shot.name, path=str(stale)))
+        emit(events.StaleTemp(shot.name, str(stale)))
     if not todo:
         seconds = time.perf_counter() - started
-        emit(Event("shot_done", shot.name, total=0, seconds=seconds))
+        emit(events.ShotDone(shot.name, 0, 0, round(seconds, 3)))
         return ShotReport(shot.name, outputs.name, (), tuple(done), seconds, 0.0, 0.0)
 
     runs = _runs([shot.index(f) for f in todo])
@@ -500,7 +489,7 @@ def run_shot(
         if not ok:
             writer.abort()
     seconds = time.perf_counter() - started
-    emit(Event("shot_done", shot.name, done=len(written), total=len(todo), seconds=seconds))
+    emit(events.ShotDone(shot.name, len(written), len(todo), round(seconds, 3)))
     return ShotReport(
         shot.name,
         outputs.name,
@@ -537,8 +526,8 @@ def _resolve_cached(
         f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
         "eager (python -m core.batch --precompile builds them)"
     )
-    return replace(options, compile=False), Event(
-        "compiled", shot, path=str(session.cache.path(key)), message=message
+    return replace(options, compile=False), events.Compiled(
+        shot, message, str(session.cache.path(key))
     )
 
 
@@ -583,7 +572,7 @@ def _use_compiled(
             f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
             "eager (python -m core.batch --precompile builds them)"
         )
-    emit(Event("compiled", shot, path=str(entry), message=message))
+    emit(events.Compiled(shot, message, str(entry)))
     return entry
 
 
@@ -593,10 +582,9 @@ def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
     if shot.only is not None:
         first, last = shot.frames[0], shot.frames[-1]
         emit(
-            Event(
-                "note",
+            events.Note(
                 shot.name,
-                message=f"named by file: matting frame(s) {_frames_text(shot.only)} of the "
+                f"named by file: matting frame(s) {_frames_text(shot.only)} of the "
                 f"sequence {first}-{last} on disk, with the two frames before each as memory "
                 f"(as in a whole-shot run); writing only frame(s) {_frames_text(shot.only)}",
             )
@@ -610,11 +598,9 @@ def _targets(shot: Shot, frames: str | None, emit: _Emitter) -> list[int]:
         raise UsageError(f"frames {frames}: none of them is in {shot.name}")
     if len(inside) < len(wanted):
         emit(
-            Event(
-                "warning",
+            events.ShotWarning(
                 shot.name,
-                message=f"frames {frames}: {len(wanted) - len(inside)} frame(s) outside "
-                f"the shot skipped",
+                f"frames {frames}: {len(wanted) - len(inside)} frame(s) outside the shot skipped",
             )
         )
     return inside
@@ -716,12 +702,11 @@ def _load(
     rgb, counts = colour.sanitise(plate.rgb())
     if counts.total:
         emit(
-            Event(
-                "sanitised",
+            events.Sanitised(
                 shot.name,
-                frame=frame,
-                path=str(plate.path),
-                message=(
+                frame,
+                str(plate.path),
+                (
                     f"replaced {counts.nan} NaN, {counts.inf} Inf and {counts.negative} "
                     "negative values"
                 ),
@@ -759,7 +744,7 @@ class _Emitter:
                 frame, total, path = self._finished.pop(self._done)
                 self._done += 1
                 if self._callback is not None:
-                    self._callback(Event("frame", self._shot, frame, self._done, total, path))
+                    self._callback(events.Frame(self._shot, frame, self._done, total, path))
 
 
 class _Prefetch(Sequence):

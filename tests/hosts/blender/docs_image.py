@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from core.session import DEFAULT_WEIGHTS
+from core.runtime import DEFAULT_WEIGHTS
 from tests.hosts.blender import scenes
 
 SIZE = (256, 144)
