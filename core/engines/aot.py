@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from core.compiled import GraphKey, code_digest, load_package, package
-from core.engines.fused import FusedEngine, FusedGraphs
-from core.model import MEMORY_FRAMES, STRIDE, MattingNetwork
+from core.engines.fused import FusedEngine, FusedGraphs, empty_memory
+from core.model import MattingNetwork
 from core.model.guided_filter import frame_taps
 from core.runtime import autocast, autocast_dtype
 
@@ -53,14 +53,9 @@ def build(
     """Writes the packages of ``key`` (its frame and network sizes) into ``folder``:
     ``step.pt2``, and ``apply.pt2`` when ``key.refine``."""
     (height, width), size = key.frame, key.network
-    cfg = network.config
-    grid = (-(-size[0] // STRIDE), -(-size[1] // STRIDE))
     image = torch.rand(1, 3, height, width, device=device)
     image = image.contiguous(memory_format=torch.channels_last)
-    keys, values = (
-        torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=device)
-        for channels in (cfg.key_channels, cfg.value_channels)
-    )
+    keys, values = empty_memory(network.config, size, device)
     graphs = FusedGraphs(network, device, precision)
     package(_Step(graphs, size), (image, keys, values), folder / "step.pt2")
     if key.refine:

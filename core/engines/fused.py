@@ -7,13 +7,21 @@ full-resolution part several times slower on the CPU). Frames go one per call.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from core.engines.base import Matte, to_matte
-from core.model import MEMORY_FRAMES, STRIDE, MattingNetwork, downsample, pad_to_stride
+from core.model import (
+    MEMORY_FRAMES,
+    STRIDE,
+    MattingNetwork,
+    NetworkConfig,
+    downsample,
+    pad_to_stride,
+)
 from core.model.guided_filter import frame_taps
 from core.runtime import autocast
 
@@ -58,7 +66,7 @@ class FusedState:
     value: torch.Tensor | None = None
 
 
-class FusedEngine:
+class FusedEngine(abc.ABC):
     """Streams frames through a ``step`` and an ``apply`` callable of ``FusedGraphs``' form;
     subclasses say how they are called. A frame's key and value come from the same graph
     wherever a run starts, so random access still equals iteration."""
@@ -70,15 +78,17 @@ class FusedEngine:
         self.device = device
         self._taps: tuple[torch.Tensor, ...] | None = None  # bilinear taps, one set per shot
 
+    @abc.abstractmethod
     def _call_step(
         self, image: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, size: tuple[int, int]
     ) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError
+        """``FusedGraphs.step`` as this engine runs it (compiled in process, or a package)."""
 
+    @abc.abstractmethod
     def _call_apply(
         self, image: torch.Tensor, coefficients: torch.Tensor, taps: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """``FusedGraphs.apply`` as this engine runs it."""
 
     def prepare(self, images: torch.Tensor, size: tuple[int, int]) -> list[FusedState]:
         return [FusedState(images[i : i + 1], size) for i in range(images.shape[0])]
@@ -89,9 +99,8 @@ class FusedEngine:
         if any(m.key is None for m in memory):
             # The first frame is its own memory: one step for its key and value (they do
             # not depend on the memory passed in), then the real one.
-            state.key, state.value = self._call_step(
-                state.image, *self._zeros(state.size), state.size
-            )[1:]
+            empty = empty_memory(self.graphs.network.config, state.size, self.device)
+            state.key, state.value = self._call_step(state.image, *empty, state.size)[1:]
         keys = torch.stack([m.key for m in memory], dim=1)
         values = torch.stack([m.value for m in memory], dim=1)
         out, state.key, state.value = self._call_step(state.image, keys, values, state.size)
@@ -104,10 +113,16 @@ class FusedEngine:
             return alpha.cpu().numpy(), foreground.cpu().numpy()
         return to_matte(out[:, :3], out[:, 3:])
 
-    def _zeros(self, size: tuple[int, int]) -> list[torch.Tensor]:
-        cfg = self.graphs.network.config
-        grid = (-(-size[0] // STRIDE), -(-size[1] // STRIDE))
-        return [
-            torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=self.device)
-            for channels in (cfg.key_channels, cfg.value_channels)
-        ]
+
+def empty_memory(
+    config: NetworkConfig, size: tuple[int, int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero keys (1, MEMORY_FRAMES, key_channels, h/16, w/16) and values (... value_channels
+    ...) for a network input of ``size``: the memory a step is traced with, and the one a
+    first frame's own key and value are computed with (they do not depend on it)."""
+    grid = (-(-size[0] // STRIDE), -(-size[1] // STRIDE))
+    keys, values = (
+        torch.zeros(1, MEMORY_FRAMES, channels, *grid, device=device)
+        for channels in (config.key_channels, config.value_channels)
+    )
+    return keys, values

@@ -384,10 +384,7 @@ class _Output:
         )
         code = errors.EXIT_PARTIAL if report.failures else errors.EXIT_OK
         if self.json:
-            failures = tuple(
-                events.Failure(f.shot, f.exit_code, f.message) for f in report.failures
-            )
-            self._json(events.Summary(message, code, failures))
+            self._json(events.Summary(message, code, report.failures))
         elif not self.quiet:
             self._line(message)
         for f in report.failures:

@@ -79,32 +79,26 @@ def job_template(
             "description": "Frames per task; each task also reads 2 frames of pre-roll.",
         },
     ]
+
+    def path_parameter(name: str, value: str | Path, description: str, **kind: str) -> str:
+        """Declares the PATH parameter ``name`` (its value kept apart, see above); returns
+        the placeholder tasks use."""
+        parameters.append({"name": name, "type": "PATH", **kind, "description": description})
+        values[name] = os.path.abspath(value)
+        return f"{{{{Param.{name}}}}}"
+
     task = task or BatchCommand(("{{Param.Input}}",))
     params: dict[str, str] = {}
     if weights is not None:
-        parameters.append(
-            {
-                "name": "Weights",
-                "type": "PATH",
-                "objectType": "FILE",
-                "dataFlow": "IN",
-                "description": "memmatte checkpoint (.safetensors).",
-            }
-        )
-        values["Weights"] = os.path.abspath(weights)
-        params["weights"] = "{{Param.Weights}}"
+        params["weights"] = path_parameter(
+            "Weights", weights, "memmatte checkpoint (.safetensors).",
+            objectType="FILE", dataFlow="IN",
+        )  # fmt: skip
     if cache_dir is not None:
-        parameters.append(
-            {
-                "name": "CacheDir",
-                "type": "PATH",
-                "objectType": "DIRECTORY",
-                "dataFlow": "INOUT",
-                "description": "Compiled-graph cache shared by the tasks.",
-            }
-        )
-        values["CacheDir"] = os.path.abspath(cache_dir)
-        params["cache_dir"] = "{{Param.CacheDir}}"
+        params["cache_dir"] = path_parameter(
+            "CacheDir", cache_dir, "Compiled-graph cache shared by the tasks.",
+            objectType="DIRECTORY", dataFlow="INOUT",
+        )  # fmt: skip
 
     steps = []
     names: set[str] = {PRECOMPILE_STEP} if precompile else set()
@@ -112,26 +106,16 @@ def job_template(
     for number, shot in enumerate(shots, start=1):
         suffix = "" if len(shots) == 1 else str(number)
         out = output_shot(shot, options.output)
-        parameters += [
-            {
-                "name": f"Input{suffix}",
-                "type": "PATH",
-                "description": f"Plates of {shot.name}.",
-            },
-            {
-                "name": f"Output{suffix}",
-                "type": "PATH",
-                "description": "Matte EXRs (#### is the frame number).",
-            },
-        ]
-        values[f"Input{suffix}"] = os.path.abspath(shot.pattern())
-        inputs.append(f"{{{{Param.Input{suffix}}}}}")
-        values[f"Output{suffix}"] = os.path.abspath(_output_pattern(out))
+        plates = path_parameter(f"Input{suffix}", shot.pattern(), f"Plates of {shot.name}.")
+        inputs.append(plates)
+        matte = path_parameter(
+            f"Output{suffix}", _output_pattern(out), "Matte EXRs (#### is the frame number)."
+        )
         frames = frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
         chunk = replace(
             task,
-            inputs=(f"{{{{Param.Input{suffix}}}}}",),
-            output=f"{{{{Param.Output{suffix}}}}}",
+            inputs=(plates,),
+            output=matte,
             frames="{{Task.Param.Frame}}",
             resume=True,
             log_format="json",

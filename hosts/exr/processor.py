@@ -33,6 +33,7 @@ import fileseq
 import numpy as np
 
 import core
+from core.compiled import GraphKey
 from core.model import MEMORY_FRAMES, MattingNetwork
 from core.runtime import resolve_weights
 from core.session import FrameError, MattingSession, auto_downsample_ratio
@@ -178,11 +179,8 @@ class ShotReport:
     write_wait: float
 
 
-@dataclass(frozen=True)
-class Failure:
-    shot: str
-    exit_code: int
-    message: str
+Failure = events.Failure
+"""One failed shot of a run that keeps going: the JSON summary's own record."""
 
 
 @dataclass(frozen=True)
@@ -522,12 +520,16 @@ def _resolve_cached(
     key = session.graph_key(height, width)
     if session.cache.has(key):
         return replace(options, compile="aot"), None
-    message = (
+    return replace(options, compile=False), events.Compiled(
+        shot, _no_graphs(session, key), str(session.cache.path(key))
+    )
+
+
+def _no_graphs(session: MattingSession, key: GraphKey) -> str:
+    assert session.cache is not None
+    return (
         f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
         "eager (python -m core.batch --precompile builds them)"
-    )
-    return replace(options, compile=False), events.Compiled(
-        shot, message, str(session.cache.path(key))
     )
 
 
@@ -568,10 +570,7 @@ def _use_compiled(
         seconds = time.perf_counter() - started
         message = f"{how} compiled graphs for {key.describe()} in {seconds:.2f} s: {entry}"
     else:
-        message = (
-            f"no compiled graphs cached for {key.describe()} in {session.cache.folder}; running "
-            "eager (python -m core.batch --precompile builds them)"
-        )
+        message = _no_graphs(session, key)
     emit(events.Compiled(shot, message, str(entry)))
     return entry
 

@@ -1,13 +1,12 @@
 """The extension zip: manifest, contents, and code that works under any package name."""
 
 import ast
-import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
 
 from hosts.blender import build
+from tests.hosts.bare_python import run_bare
 
 EXTENSION = Path(build.__file__).parent
 ROOT = EXTENSION.parents[1]
@@ -72,9 +71,7 @@ def test_zip_carries_the_host_client_which_imports_without_memmatte(tmp_path):
         "from memmatte.client import command, events, frames, python, runner; "
         "print(events.__file__)"
     )
-    run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(tmp_path)], capture_output=True, text=True
-    )
+    run = run_bare(code, str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(tmp_path / "memmatte" / "client" / "events.py")
 

@@ -39,7 +39,7 @@ EVERY_OPTION = BatchCommand(
 
 
 def _parsed(cmd: BatchCommand) -> BatchCommand:
-    return command(build_parser().parse_args(cmd.args()))
+    return _parsed_args(["-m", "core.batch", *cmd.args()])
 
 
 def test_every_field_is_set_away_from_its_default_in_the_sample():

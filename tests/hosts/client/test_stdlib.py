@@ -1,9 +1,10 @@
 """The client runs inside Blender's and Nuke's own Python: standard library only."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.hosts.bare_python import run_bare
 
 ROOT = Path(__file__).parents[3]
 CLIENT = ROOT / "hosts" / "client"
@@ -18,8 +19,7 @@ def test_the_client_imports_only_the_standard_library():
         f"for name in {names!r}: importlib.import_module(name)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    # -S: no site-packages and none of their .pth start-up imports; -I: no PYTHONPATH.
-    run = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    run = run_bare(code)
     assert run.returncode == 0, run.stderr
     loaded = json.loads(run.stdout)
     assert set(names) <= set(loaded)

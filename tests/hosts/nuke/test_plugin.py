@@ -1,9 +1,8 @@
 """init.py and menu.py, run as Nuke runs them at start-up (against the fake ``nuke``)."""
 
 import runpy
-import subprocess
-import sys
 
+from tests.hosts.bare_python import run_bare
 from tests.hosts.nuke.conftest import NUKE_DIR
 
 
@@ -32,9 +31,7 @@ def test_the_plugin_path_carries_the_host_client_without_memmatte_installed():
         "print(events.__file__); "
         "print(render.build_command('py', '/s/p.####.exr', 1, 3, '/s/m.####.exr')[3])"
     )
-    run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(NUKE_DIR)], capture_output=True, text=True
-    )
+    run = run_bare(code, str(NUKE_DIR))
     assert run.returncode == 0, run.stderr
     client, batch_input = run.stdout.split()
     assert client == str(NUKE_DIR.parent / "client" / "events.py")
