@@ -93,6 +93,8 @@ class DataConfig:
     cutout_clips: int = 0
     # Background-only clips of the real backgrounds, panned, supervised by the teacher.
     background_clips: int = 0
+    # The training split's real videos, cut into clips supervised by the teacher.
+    real_videos: bool = False
     seed: int = 0
     workers: int = 0  # 0: os.cpu_count()
 
@@ -310,10 +312,15 @@ def _photo_clip(photo: np.ndarray, frames: int, size, rng: np.random.Generator) 
 
 
 def _photos(config: DataConfig) -> list[np.ndarray]:
-    """The people photographs for photo clips and cut-outs: ``photo_root``'s (default: the
-    face-api package's demo pictures), plus the training split of ``training.real``."""
+    """The people photographs for photo clips and cut-outs: with ``real_photos`` the
+    training split of ``training.real`` (the face-api pictures among them), else
+    ``photo_root``'s (default: the face-api package's demo pictures)."""
     import cv2
 
+    if config.real_photos:
+        from training import real
+
+        return [real.read_image(item) for item in real.load_items("photo", "train")]
     if config.photo_root:
         root = Path(config.photo_root)
     else:
@@ -323,12 +330,20 @@ def _photos(config: DataConfig) -> list[np.ndarray]:
     paths = sorted(root.glob("*.jpg"))
     if not paths:
         raise ValueError(f"data.photo_clips = {config.photo_clips} but no .jpg in {root}")
-    photos = [_read(p, cv2.IMREAD_COLOR) for p in paths]
-    if config.real_photos:
-        from training import real
+    return [_read(p, cv2.IMREAD_COLOR) for p in paths]
 
-        photos += [real.read_image(item) for item in real.load_items("photo", "train")]
-    return photos
+
+def _video_clips(config: DataConfig) -> list[np.ndarray]:
+    """Windows of ``frames`` frames from the training split's real videos, each frame
+    (H, W, 3) uint8 at ``size``: teacher-supervised clips of real motion."""
+    from training import real
+
+    out = []
+    for item in real.load_items("video", "train"):
+        video = real.read_video(item, max_frames=config.frames * 4, size=tuple(config.size))
+        for start in range(0, len(video) - config.frames + 1, config.frames):
+            out.append(np.ascontiguousarray(video[start : start + config.frames]))
+    return out
 
 
 def _background_plates(config: DataConfig) -> list[Path]:
@@ -337,7 +352,7 @@ def _background_plates(config: DataConfig) -> list[Path]:
     if config.real_backgrounds:
         from training import real
 
-        plates += [item.path for item in real.load_items("background")]
+        plates += [item.path for item in real.load_items("background", "train")]
     return plates
 
 
@@ -500,6 +515,11 @@ def build_clips(config: DataConfig, matte_still: StillMatte | None = None) -> Cl
         raise ValueError("data.background_clips needs data.real_backgrounds")
     for _ in range(config.background_clips):
         clip = _room(real_plates[int(rng.integers(len(real_plates)))], frames, size, rng)
+        com.append(clip)
+        fgr_out.append(clip)  # stand-ins: the teacher's targets replace them
+        pha_out.append(np.zeros(clip.shape[:3], np.uint8))
+        truth.append(False)
+    for clip in _video_clips(config) if config.real_videos else []:
         com.append(clip)
         fgr_out.append(clip)  # stand-ins: the teacher's targets replace them
         pha_out.append(np.zeros(clip.shape[:3], np.uint8))
