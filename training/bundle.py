@@ -21,7 +21,8 @@ import torch
 
 from core.weights import WeightsError, file_hash, load_network, read_weights, save_weights
 
-LICENCE = "GPL-3.0 (derived from Robust Video Matting's published model)"
+LICENCE = "GPL-3.0"
+LICENCE_NOTE = "derived from Robust Video Matting's published model (GPL-3.0)"
 LICENCE_TEXT = Path(__file__).resolve().parents[1] / "core" / "assets" / "LICENSE-GPL-3.0.txt"
 _RESERVED = {"format", "format_version", "config", "stage", "auto_long_side"}
 
@@ -32,7 +33,11 @@ def bundle(final: Path, target: Path) -> Path:
     network = load_network(final)
     _, meta = read_weights(final)
     extra = {k: v for k, v in meta.items() if k not in _RESERVED}
-    extra |= {"license": LICENCE, "bundled_from_sha256": file_hash(final)}
+    extra |= {
+        "license": LICENCE,
+        "license_note": LICENCE_NOTE,
+        "bundled_from_sha256": file_hash(final),
+    }
     tmp = target.with_name(target.name + ".tmp")
     save_weights(network, tmp, stage=meta.get("stage", ""), dtype=torch.float16, metadata=extra)
     tmp.replace(target)
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         path = bundle(args.final, args.target)
     except WeightsError as exc:
         parser.exit(2, f"memmatte: {exc}\n")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16, {LICENCE})")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16, {LICENCE}: {LICENCE_NOTE})")
     return 0
 
 

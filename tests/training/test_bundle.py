@@ -20,7 +20,7 @@ def test_bundle_casts_to_fp16_keeps_the_record_and_puts_the_licence_beside(
     tensors, meta = read_weights(target)
     assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
     assert meta["stage"] == "distill" and meta["variant"] == "memory" and meta["steps"] == "12"
-    assert meta["license"].startswith("GPL-3.0")
+    assert meta["license"] == "GPL-3.0" and "Robust Video Matting" in meta["license_note"]
     assert len(meta["bundled_from_sha256"]) == 16
     assert (target.parent / LICENCE_TEXT.name).read_bytes() == LICENCE_TEXT.read_bytes()
     shipped = load_network(target)

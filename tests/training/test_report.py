@@ -80,3 +80,8 @@ def test_targets_compare_with_the_peers_and_the_previous_default():
     assert "mean alpha MAD against the teacher 25 or less: 20.00 — met" in text
     assert "gross-error share 3 % or less: 4.00 % — missed" in text
     assert "dtSSD against the teacher's 4 or less: 3.00 — met" in text
+    # scored on the same sets, the weights being replaced replace their recorded figures
+    rows.append(("rendered 512x288", report.PREVIOUS, _m(9.5, 1.9)))
+    text = "\n".join(report._checks(rows, real))
+    assert "MAD no worse than the previous default's: 10.00 vs 9.50 — missed" in text
+    assert "dtSSD no worse than the previous default's: 2.00 vs 1.90 — missed" in text
