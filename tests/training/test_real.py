@@ -98,7 +98,7 @@ def packages(tmp_path: Path):
         target.write_bytes(archives[key].read_bytes())
         return target
 
-    common = 'licence = "MIT"\nnotes = ""\n'
+    common = 'licence = "MIT"\nnotes = ""\nlicence_clear = true\n'
     items = [
         ("a", "photo", "npm", "@scope/pics", "2.0.0", "", "package/a.png", RED, _sri(npm)),
         ("b", "photo", "npm", "@scope/pics", "2.0.0", "", "package/b.png", GREEN, _sri(npm)),
@@ -192,6 +192,7 @@ def test_load_items_filters_by_kind_and_split(packages):
     manifest, _, _, cache = packages
     assert [i.id for i in load_items("photo", manifest=manifest, cache=cache)] == ["a", "b"]
     assert [i.id for i in load_items(split="heldout", manifest=manifest, cache=cache)] == ["c"]
+    assert load_items(licence_clear=False, manifest=manifest, cache=cache) == []
     with pytest.raises(ValueError, match="kind must be photo, video or background"):
         load_items("photos", manifest=manifest, cache=cache)
 
@@ -208,6 +209,7 @@ def test_load_items_filters_by_kind_and_split(packages):
         ('id = "b"', 'id = "a"', "a: listed twice"),
         ('split = "heldout"', 'split = "test"', "c: split 'test' is not one of"),
         ('licence = "MIT"\n', "", "a: missing licence"),
+        ("licence_clear = true", 'licence_clear = "yes"', "a: licence_clear must be true or false"),
         ('archive = "imgs-1.0-py3-none-any.whl"', 'archive = ""', "c: a PyPI item needs archive"),
     ],
 )
@@ -241,6 +243,7 @@ def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
         '[[item]]\nid = "v"\nkind = "video"\nregistry = "npm"\npackage = "p"\n'
         f'version = "1"\npath = "package/clip.avi"\nlicence = "MIT"\nsha256 = "{"0" * 64}"\n'
         'integrity = "sha512-x"\nsource = "s"\nsplit = "train"\npeople = 1\nnotes = ""\n'
+        "licence_clear = false\n"
     )
     item = load_items(manifest=manifest, cache=tmp_path)[0]
     item.path.parent.mkdir(parents=True)

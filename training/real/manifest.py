@@ -64,6 +64,7 @@ class Item:
     split: str
     people: int
     notes: str
+    licence_clear: bool
     archive: str
     path: Path
 
@@ -109,6 +110,8 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
     archive = entry.get("archive", "")
     if entry["registry"] == "pypi" and not archive:
         raise ManifestError(f"{name}: a PyPI item needs archive (the file name pip downloads)")
+    if not isinstance(entry.get("licence_clear"), bool):
+        raise ManifestError(f"{name}: licence_clear must be true or false")
     people = entry.get("people", 0)
     if not isinstance(people, int) or people < 0:
         raise ManifestError(f"{name}: people must be a count (0 or more)")
@@ -136,6 +139,7 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
         split=entry["split"],
         people=people,
         notes=entry["notes"],
+        licence_clear=entry["licence_clear"],
         archive=archive,
         path=cache / "files" / (entry["id"] + _suffix(entry["path"])),
     )
