@@ -15,7 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
-from training.real import FetchError, Item, ManifestError, load_items, read_image, read_video
+from training.real import (
+    FetchError,
+    Item,
+    ManifestError,
+    load_items,
+    read_image,
+    read_video,
+    video_info,
+)
 from training.real.fetch import _pip_args, fetch
 from training.real.manifest import MANIFEST, RESERVED_PACKAGES, cache_root, read_manifest
 
@@ -259,6 +267,8 @@ def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
     assert clip.shape == (3, 12, 16, 3) and clip.dtype == np.uint8
     assert np.allclose(clip[:, 6, 8, 0], [20, 60, 100], atol=8)  # red channel first
     assert read_video(item).shape[0] == 5
+    assert np.allclose(read_video(item, start=1, step=2)[:, 0, 0, 0], [60, 140], atol=8)
+    assert video_info(item)[0] == 5 and video_info(item)[2] == (24, 32)
     assert read_image(item).shape == (24, 32, 3)  # a video's first frame
     item.path.unlink()
     with pytest.raises(ValueError, match=r"^v: .* is not there; run `python -m training.real"):
@@ -287,7 +297,8 @@ def test_pip_is_asked_for_exactly_the_pinned_file():
     assert args[args.index("--abi") :][:2] == ["--abi", "cp311"]
     platforms = [args[i + 1] for i, a in enumerate(args) if a == "--platform"]
     assert platforms == ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]
-    assert "--no-binary" in _pip_args("face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz")
+    sdist = _pip_args("face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz")
+    assert sdist[sdist.index("--no-binary") + 1] == "face_recognition"
 
 
 def test_the_real_manifest_keeps_its_rules():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from training.real.fetch import FetchError, fetch
 from training.real.manifest import MANIFEST, Item, ManifestError, cache_root, read_manifest
-from training.real.read import ReadError, read_image, read_video
+from training.real.read import ReadError, read_image, read_video, video_info
 
 __all__ = [
     "FetchError",
@@ -30,6 +30,7 @@ __all__ = [
     "load_items",
     "read_image",
     "read_video",
+    "video_info",
 ]
 
 

@@ -72,7 +72,8 @@ def _pip_args(package: str, version: str, archive: str) -> list[str]:
     args = [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-deps"]
     args += ["--disable-pip-version-check", "--no-cache-dir", "-d", "."]
     if not archive.endswith(".whl"):
-        return [*args, "--no-binary", ":all:"]
+        # only the package itself from source: its build tools may still come as wheels
+        return [*args, "--no-binary", package]
     _, _, python, abi, platforms = archive[: -len(".whl")].rsplit("-", 4)
     args += ["--only-binary", ":all:"]
     if platforms != "any":
