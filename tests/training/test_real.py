@@ -189,6 +189,17 @@ def test_a_file_that_does_not_match_its_sha256_is_refused_naming_the_item(packag
     assert not items[1].path.exists()
 
 
+def test_a_failed_download_names_the_items_it_was_for(packages):
+    manifest, _, _, cache = packages
+
+    def offline(key, folder):
+        raise FetchError(f"{key[1]}@{key[2]} ({key[0]}): `npm pack` failed (exit 1)")
+
+    with pytest.raises(FetchError, match=r"^a, b: @scope/pics@2\.0\.0 \(npm\): `npm pack` failed"):
+        fetch(read_manifest(manifest, cache), cache, offline, log=lambda _: None)
+    assert not (cache / "archives").exists()
+
+
 def test_a_path_the_archive_lacks_is_named(packages):
     manifest, downloader, _, cache = packages
     manifest.write_text(manifest.read_text().replace("package/a.png", "package/z.png"))
