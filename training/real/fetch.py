@@ -35,23 +35,23 @@ class FetchError(RuntimeError):
     """A download failed, or an archive or a file does not match the manifest."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str) -> bytes:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest.digest()
+
+
+def sha256_file(path: Path) -> str:
+    return _digest(path, "sha256").hex()
 
 
 def archive_integrity(path: Path, like: str) -> str:
     """``path``'s digest written the way ``like`` is: ``sha512-<base64>`` (npm's Subresource
     Integrity) or ``sha256:<hex>``."""
     if like.startswith("sha512-"):
-        digest = hashlib.sha512()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
+        return "sha512-" + base64.b64encode(_digest(path, "sha512")).decode("ascii")
     return "sha256:" + sha256_file(path)
 
 
@@ -171,7 +171,11 @@ def is_cached(item: Item) -> bool:
 
 
 def _download_checked(
-    key: tuple[str, str, str, str], group: list[Item], archives: Path, downloader: Downloader, log
+    key: tuple[str, str, str, str],
+    group: list[Item],
+    archives: Path,
+    downloader: Downloader,
+    log: Callable[[str], None],
 ) -> Path:
     """The archive of ``key`` (kept from an earlier run, else downloaded), integrity-checked."""
     registry, package, version, _ = key
