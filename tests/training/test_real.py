@@ -369,6 +369,21 @@ def test_the_docs_list_every_item():
     for item in items:
         assert rows[item.id].endswith(f"| {item.split} |"), item.id
 
+    def count(kind: str, split: str) -> str:
+        chosen = [item for item in items if item.kind == kind and item.split == split]
+        people = sum(item.people for item in chosen)
+        return f"{len(chosen)} ({people} people)" if kind == "photo" else str(len(chosen))
+
+    for kind, label in (
+        ("photo", "photographs"),
+        ("video", "videos"),
+        ("background", "backgrounds"),
+    ):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label}"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1:] == [count(kind, "train"), count(kind, "heldout")], row
+    assert f"What is listed now: {len(items)} files" in text
+
 
 @pytest.mark.slow
 def test_every_cached_file_decodes():
