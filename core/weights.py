@@ -8,6 +8,12 @@ loaded implicitly: ``.pth`` files are only read by the explicit torchvision conv
 
     python -m core.weights import-torchvision mobilenet_v3_large.pth -o init.safetensors
     python -m core.weights import-rvm rvm.json -o rvm-init.safetensors
+    python -m core.weights upgrade old.safetensors -o new.safetensors   # version 1 → 2
+
+Format versions: 1 predicted the foreground directly; 2 predicts it as a residual over the
+frame (``core.model.decoder.OutputBlock``). ``upgrade`` turns a version-1 checkpoint into a
+version-2 one with the same alpha, bit for bit, and the frame itself as the foreground
+(a zero residual): a starting point for training the foreground again.
 
 ``import-rvm`` reads Robust Video Matting's TF.js export with
 ``training.teachers.transfer.import_rvm``, imported inside the command so that ``core``'s
@@ -30,7 +36,9 @@ from safetensors.torch import save_file
 from core.model import MattingNetwork, NetworkConfig
 
 FORMAT = "memmatte"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+_FOREGROUND_ROWS = "decoder.output.stage2"
+"""The output block's last conv + BN: rows 0-2 make the foreground, row 3 alpha."""
 
 
 class WeightsError(ValueError):
@@ -72,7 +80,48 @@ def save_weights(
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Reads a memmatte safetensors file → (state dict, metadata)."""
-    path = Path(path)
+    tensors, metadata = _read_any_version(Path(path))
+    version = metadata.get("format_version")
+    if version == "1":
+        raise WeightsError(
+            f"{path}: checkpoint format version 1 (foreground predicted directly); this "
+            f"memmatte reads version {FORMAT_VERSION} (foreground as a residual over the frame). "
+            f"Convert it with: python -m core.weights upgrade {path} -o NEW.safetensors "
+            "(same alpha; the foreground needs training again)"
+        )
+    if version != FORMAT_VERSION:
+        raise WeightsError(
+            f"{path}: checkpoint format version {version!r}; "
+            f"this memmatte reads version {FORMAT_VERSION}"
+        )
+    return tensors, metadata
+
+
+def upgrade_weights(
+    tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A version-1 checkpoint → version 2: alpha unchanged, the foreground residual zero.
+
+    Version 1's output block ended in a ReLU whose foreground rows predicted the colour
+    itself; version 2 reads those rows as a correction to the frame. Zeroing their conv
+    weights and their batch-norm shift and running mean makes the correction exactly zero,
+    so the upgraded network returns the frame as its foreground until trained.
+    """
+    if metadata.get("format_version") != "1":
+        raise WeightsError(
+            f"only version-1 checkpoints need upgrading; this one is version "
+            f"{metadata.get('format_version')!r}"
+        )
+    out = {k: v.clone() for k, v in tensors.items()}
+    for name in ("0.weight", "1.bias", "1.running_mean"):
+        key = f"{_FOREGROUND_ROWS}.{name}"
+        if key not in out:
+            raise WeightsError(f"not a matting network checkpoint: no {key}")
+        out[key][:3] = 0
+    return out, {**metadata, "format_version": FORMAT_VERSION, "upgraded_from": "1"}
+
+
+def _read_any_version(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     try:
@@ -84,11 +133,6 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     if metadata.get("format") != FORMAT:
         raise WeightsError(
             f"{path}: not a memmatte checkpoint (metadata format={metadata.get('format')!r})"
-        )
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise WeightsError(
-            f"{path}: checkpoint format version {metadata.get('format_version')!r}; "
-            f"this memmatte reads version {FORMAT_VERSION}"
         )
     return tensors, metadata
 
@@ -188,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     rvm.add_argument("-o", "--output", type=Path, required=True)
     rvm.add_argument("--config", choices=["paper", "lite"], default="paper")
     rvm.add_argument("--seed", type=int, default=0)
+    upgrade = sub.add_parser(
+        "upgrade",
+        help="convert a version-1 checkpoint (direct foreground) to version 2 (residual "
+        "foreground): same alpha, the frame as the foreground until trained",
+    )
+    upgrade.add_argument("weights", type=Path)
+    upgrade.add_argument("-o", "--output", type=Path, required=True)
     info = sub.add_parser("info", help="print a checkpoint's metadata")
     info.add_argument("weights", type=Path)
     args = parser.parse_args(argv)
@@ -217,8 +268,20 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         print(f"wrote {args.output} (GPL-3.0: backbone from Robust Video Matting)")
+    elif args.command == "upgrade":
+        try:
+            tensors, metadata = _read_any_version(args.weights)
+            tensors, metadata = upgrade_weights(tensors, metadata)
+        except WeightsError as exc:
+            parser.exit(2, f"memmatte: {args.weights}: {exc}\n")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.output), metadata)
+        print(f"wrote {args.output} (version {FORMAT_VERSION}; the foreground is the frame)")
     else:
-        _, metadata = read_weights(args.weights)
+        try:
+            _, metadata = _read_any_version(args.weights)
+        except WeightsError as exc:
+            parser.exit(2, f"memmatte: {exc}\n")
         print(json.dumps(metadata, indent=2))
     return 0
 

@@ -45,9 +45,9 @@ import multiprocessing
 import os
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,18 @@ class DataConfig:
     # slow pans over zoomed crops, supervised by the teacher alone.
     photo_clips: int = 0
     photo_root: str = ""
+    # The training split of the registry packages' real imagery (training.real): its people
+    # photographs join the photo clips and the cut-outs, its backgrounds the room plates.
+    real_photos: bool = False
+    real_backgrounds: bool = False
+    # Real people cut out by the teacher's alpha and foreground and pasted, moving, at a
+    # random scale, position, flip, colour, noise and blur over real and rendered
+    # backgrounds: the composite's own alpha is exact, so these clips have a true target.
+    cutout_clips: int = 0
+    # Background-only clips of the real backgrounds, panned, supervised by the teacher.
+    background_clips: int = 0
+    # The training split's real videos, cut into clips supervised by the teacher.
+    real_videos: bool = False
     seed: int = 0
     workers: int = 0  # 0: os.cpu_count()
 
@@ -231,9 +243,12 @@ def _room(path: Path, frames: int, size, rng: np.random.Generator) -> np.ndarray
 
     plate = _read(path, cv2.IMREAD_COLOR)
     h, w = size
-    scale = rng.uniform(1.05, 1.3)
+    # Cover the frame whatever the plate's shape (real backgrounds are 4:3, 16:10, ...).
+    scale = rng.uniform(1.05, 1.3) * max(w / plate.shape[1], h / plate.shape[0])
     big = cv2.resize(
-        plate, (math.ceil(w * scale), math.ceil(h * scale)), interpolation=cv2.INTER_AREA
+        plate,
+        (max(math.ceil(plate.shape[1] * scale), w), max(math.ceil(plate.shape[0] * scale), h)),
+        interpolation=cv2.INTER_AREA,
     )
     return _pan(big, frames, size, rng, (0.3, 0.8))
 
@@ -297,8 +312,15 @@ def _photo_clip(photo: np.ndarray, frames: int, size, rng: np.random.Generator) 
 
 
 def _photos(config: DataConfig) -> list[np.ndarray]:
+    """The people photographs for photo clips and cut-outs: with ``real_photos`` the
+    training split of ``training.real`` (the face-api pictures among them), else
+    ``photo_root``'s (default: the face-api package's demo pictures)."""
     import cv2
 
+    if config.real_photos:
+        from training import real
+
+        return [real.read_image(item) for item in real.load_items("photo", "train")]
     if config.photo_root:
         root = Path(config.photo_root)
     else:
@@ -311,14 +333,119 @@ def _photos(config: DataConfig) -> list[np.ndarray]:
     return [_read(p, cv2.IMREAD_COLOR) for p in paths]
 
 
+def _video_clips(config: DataConfig) -> list[np.ndarray]:
+    """Windows of ``frames`` frames from the training split's real videos, each frame
+    (H, W, 3) uint8 at ``size``: teacher-supervised clips of real motion."""
+    from training import real
+
+    out = []
+    for item in real.load_items("video", "train"):
+        video = real.read_video(item, max_frames=config.frames * 4, size=tuple(config.size))
+        for start in range(0, len(video) - config.frames + 1, config.frames):
+            out.append(np.ascontiguousarray(video[start : start + config.frames]))
+    return out
+
+
+def _background_plates(config: DataConfig) -> list[Path]:
+    """Still plates to pan behind people: the rendered rooms, plus the real backgrounds."""
+    plates = sorted(p for root in config.room_roots for p in Path(root).glob("*.jpg"))
+    if config.real_backgrounds:
+        from training import real
+
+        plates += [item.path for item in real.load_items("background", "train")]
+    return plates
+
+
+def _shrink(image: np.ndarray, long_side: int) -> np.ndarray:
+    import cv2
+
+    scale = long_side / max(image.shape[:2])
+    if scale >= 1.0:
+        return image
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _cutout_clip(
+    person: tuple[np.ndarray, np.ndarray],
+    background: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A real person (foreground (h, w, 3), alpha (h, w), uint8: the teacher's on a photo)
+    pasted over ``background`` (T, H, W, 3) uint8, moving: → composite, foreground, alpha,
+    each (T, H, W[, 3]) uint8; None when the photo holds no person.
+
+    Random per clip: scale (person 45-110 % of the frame's height), position (feet at or
+    below the bottom edge, or anywhere), flip, colour (gain, contrast, saturation), drift and
+    zoom over the frames, then sensor noise and blur on the composite only: the alpha is
+    the composite's own, exact.
+    """
+    import cv2
+
+    fgr, pha = person
+    rows, cols = np.nonzero(pha > 25)
+    if rows.size < 400:
+        return None
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    frames, height, width = background.shape[:3]
+    scale = rng.uniform(0.45, 1.1) * height / (bottom - top)
+    x0 = rng.uniform(-0.1, 0.6) * width - left * scale
+    y0 = (
+        height - rng.uniform(0.6, 1.0) * (bottom - top) * scale - top * scale
+        if rng.random() < 0.7
+        else rng.uniform(0.0, 0.5) * height - top * scale
+    )
+    vx, vy = rng.uniform(-3.0, 3.0), rng.uniform(-1.0, 1.0)
+    zoom = rng.uniform(-0.01, 0.01)
+    flip = rng.random() < 0.5
+    gain = rng.uniform(0.75, 1.25, size=3) * rng.uniform(0.8, 1.2)
+    contrast, saturation = rng.uniform(0.8, 1.2), rng.uniform(0.7, 1.3)
+    colour = fgr.astype(np.float32) / 255.0
+    grey = colour.mean(axis=2, keepdims=True)
+    colour = grey + (colour - grey) * saturation
+    colour = ((colour - 0.5) * contrast + 0.5) * gain
+    colour = np.clip(colour, 0.0, 1.0)
+    if flip:
+        colour, alpha = colour[:, ::-1], pha[:, ::-1]
+        left, right = fgr.shape[1] - right, fgr.shape[1] - left
+    else:
+        alpha = pha
+    alpha = alpha.astype(np.float32) / 255.0
+    noise = rng.uniform(0.0, 0.025)
+    blur = rng.uniform(0.4, 1.3) if rng.random() < 0.3 else 0.0
+    com, fgr_out, pha_out = [], [], []
+    for t in range(frames):
+        s = scale * (1.0 + zoom * t)
+        m = np.array([[s, 0, x0 + vx * t], [0, s, y0 + vy * t]], dtype=np.float32)
+        f = cv2.warpAffine(colour, m, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        a = cv2.warpAffine(alpha, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
+        a = np.clip(a, 0.0, 1.0)[..., None]
+        c = a * f + (1.0 - a) * (background[t].astype(np.float32) / 255.0)
+        if blur:
+            c = cv2.GaussianBlur(c, (0, 0), blur)
+        if noise:
+            c = c + rng.normal(0.0, noise, c.shape).astype(np.float32)
+        com.append(_to_u8(c))
+        fgr_out.append(_to_u8(f))
+        pha_out.append(_to_u8(a[..., 0]))
+    return np.stack(com), np.stack(fgr_out), np.stack(pha_out)
+
+
 def _composite(fgr: np.ndarray, pha: np.ndarray, bgr: np.ndarray) -> np.ndarray:
     a = pha[..., None].astype(np.float32) / 255.0
     com = a * fgr.astype(np.float32) + (1.0 - a) * bgr.astype(np.float32)
     return np.clip(np.rint(com), 0, 255).astype(np.uint8)
 
 
-def build_clips(config: DataConfig) -> ClipSet:
-    """Generates and composites every clip of ``config`` (deterministic for ``config.seed``)."""
+StillMatte = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""A photograph (H, W, 3) uint8 → the teacher's foreground (H, W, 3) and alpha (H, W), uint8."""
+
+
+def build_clips(config: DataConfig, matte_still: StillMatte | None = None) -> ClipSet:
+    """Generates and composites every clip of ``config`` (deterministic for ``config.seed``).
+
+    ``matte_still`` cuts the people out of the photographs for ``cutout_clips``."""
     size, frames = tuple(config.size), config.frames
     workers = config.workers or os.cpu_count() or 1
     seeds = range(config.procedural_seed, config.procedural_seed + config.procedural_clips)
@@ -328,7 +455,7 @@ def build_clips(config: DataConfig) -> ClipSet:
     rendered_dirs = [
         c for root in config.rendered_roots for c in _rendered_clips(Path(root), frames)
     ]
-    rooms = sorted(p for root in config.room_roots for p in Path(root).glob("*.jpg"))
+    rooms = _background_plates(config)
     if rendered_dirs and not rooms:
         raise ValueError(f"rendered clips need room plates; none in {config.room_roots}")
     with ThreadPoolExecutor(workers) as pool:
@@ -363,8 +490,41 @@ def build_clips(config: DataConfig) -> ClipSet:
         fgr_out.append(np.ascontiguousarray(bgr))
         pha_out.append(np.zeros(bgr.shape[:3], np.uint8))
     truth = [True] * len(com)
+    photos = _photos(config) if config.photo_clips or config.cutout_clips else []
+    if config.cutout_clips:
+        if matte_still is None:
+            raise ValueError("data.cutout_clips needs the teacher to cut the people out")
+        people = [matte_still(_shrink(photo, 1024)) for photo in photos]
+        made = 0
+        for i in range(config.cutout_clips * 4):
+            if made == config.cutout_clips:
+                break
+            if rooms and rng.random() < 0.75:
+                bgr = _room(rooms[int(rng.integers(len(rooms)))], frames, size, rng)
+            else:
+                bgr = backgrounds[int(rng.integers(len(backgrounds)))]
+            clip = _cutout_clip(people[i % len(people)], bgr, rng)
+            if clip is not None:
+                com.append(clip[0])
+                fgr_out.append(clip[1])
+                pha_out.append(clip[2])
+                truth.append(True)
+                made += 1
+    real_plates = _background_plates(replace(config, room_roots=()))
+    if config.background_clips and not real_plates:
+        raise ValueError("data.background_clips needs data.real_backgrounds")
+    for _ in range(config.background_clips):
+        clip = _room(real_plates[int(rng.integers(len(real_plates)))], frames, size, rng)
+        com.append(clip)
+        fgr_out.append(clip)  # stand-ins: the teacher's targets replace them
+        pha_out.append(np.zeros(clip.shape[:3], np.uint8))
+        truth.append(False)
+    for clip in _video_clips(config) if config.real_videos else []:
+        com.append(clip)
+        fgr_out.append(clip)  # stand-ins: the teacher's targets replace them
+        pha_out.append(np.zeros(clip.shape[:3], np.uint8))
+        truth.append(False)
     if config.photo_clips:
-        photos = _photos(config)
         for i in range(config.photo_clips):
             clip = _photo_clip(photos[i % len(photos)], frames, size, rng)
             com.append(clip)
@@ -409,6 +569,22 @@ def teacher_targets(teacher: nn.Module, clips: ClipSet, config: TeacherConfig, d
             fgr_out[start : start + config.batch, i] = _quantise(fgr)
             pha_out[start : start + config.batch, i] = _quantise(pha)
     clips.teacher_fgr, clips.teacher_pha = fgr_out, pha_out
+
+
+@torch.no_grad()
+def teacher_still(teacher: nn.Module, photo: np.ndarray, device) -> tuple[np.ndarray, ...]:
+    """The teacher on one photograph (H, W, 3) uint8, as on a still shot: its recurrent state
+    warmed on the same frame first, the network at 512 px on the long side at most.
+    → foreground (H, W, 3) and alpha (H, W), uint8."""
+    image = _unit(torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None], device)
+    ratio = min(1.0, 512 / max(photo.shape[:2]))
+    state: list[Tensor | None] = [None] * 4
+    for _ in range(4):
+        fgr, pha, *state = teacher(image, *state, ratio)
+    return (
+        _quantise(fgr)[0].permute(1, 2, 0).numpy(),
+        _quantise(pha)[0, 0].numpy(),
+    )
 
 
 def _quantise(x: Tensor) -> Tensor:
@@ -605,7 +781,7 @@ def cached_clips(config: DistillConfig, out: Path, device, teacher) -> ClipSet:
             return ClipSet(**{k: v for k, v in cached.items() if k != "key"})
         print(f"{path}: made with other data or teacher settings; rebuilding", flush=True)
     start = time.perf_counter()
-    clips = build_clips(config.data)
+    clips = build_clips(config.data, lambda photo: teacher_still(teacher, photo, device))
     print(f"{len(clips)} clips composited in {time.perf_counter() - start:.1f} s", flush=True)
     start = time.perf_counter()
     teacher_targets(teacher, clips, config.teacher, device)

@@ -31,7 +31,7 @@ from core.session import MattingSession
 from core.weights import WeightsError, load_network
 from training.metrics import evaluate_clip
 
-METRICS = ("mad", "mse", "grad", "conn", "dtssd", "fgr_mad", "fgr_mse")
+METRICS = ("mad", "mse", "grad", "conn", "dtssd", "fgr_mad", "fgr_mse", "fgr_mse_inside")
 _EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 

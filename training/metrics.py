@@ -223,6 +223,27 @@ def foreground_mse(pred_fgr: FloatArray, true_fgr: FloatArray, true_pha: FloatAr
     return mse(pred_values, true_values) if pred_values.size else 0.0
 
 
+INSIDE = 0.99
+"""True alpha above which a pixel is inside the person: its foreground is the frame itself."""
+
+
+def foreground_mse_inside(
+    pred_fgr: FloatArray, true_fgr: FloatArray, true_pha: FloatArray
+) -> float:
+    """Foreground MSE x 1e3 over the pixels inside the person (true alpha > ``INSIDE``),
+    where a matting tool should hand back the plate's own colour; 0 for a frame with none."""
+    mask = np.asarray(true_pha) > INSIDE
+    pred_values = np.asarray(pred_fgr, np.float64)[mask]
+    return mse(pred_values, np.asarray(true_fgr, np.float64)[mask]) if mask.any() else 0.0
+
+
+def gross_error_share(pred: FloatArray, reference: FloatArray, threshold: float = 0.5) -> float:
+    """The share of pixels, in per cent, whose alpha differs from ``reference`` by more than
+    ``threshold``: person taken for background or background for person, not soft edges."""
+    diff = np.abs(np.asarray(pred, np.float64) - np.asarray(reference, np.float64))
+    return float((diff > threshold).mean() * 100.0)
+
+
 def evaluate_clip(
     pred_frames: Sequence[FloatArray],
     true_frames: Sequence[FloatArray],
@@ -241,8 +262,8 @@ def evaluate_clip(
         true_fgr: T ground-truth foregrounds; give both foreground arguments or neither.
 
     Returns:
-        ``{"mad", "mse", "grad", "conn", "dtssd"}``, plus ``"fgr_mad"`` and ``"fgr_mse"`` when the
-        foregrounds are given, each a float.
+        ``{"mad", "mse", "grad", "conn", "dtssd"}``, plus ``"fgr_mad"``, ``"fgr_mse"`` and
+        ``"fgr_mse_inside"`` when the foregrounds are given, each a float.
 
     Raises:
         ValueError: the clip is empty, the sequences differ in length, only one foreground
@@ -267,7 +288,7 @@ def evaluate_clip(
 
     scores: dict[str, list[float]] = {k: [] for k in ("mad", "mse", "grad", "conn", "dtssd")}
     if foregrounds is not None:
-        scores |= {"fgr_mad": [], "fgr_mse": []}
+        scores |= {"fgr_mad": [], "fgr_mse": [], "fgr_mse_inside": []}
     for t, (pred, true) in enumerate(zip(pred_frames, true_frames, strict=True)):
         if np.shape(pred) != np.shape(true) or np.ndim(true) != 2:
             raise ValueError(
@@ -291,4 +312,5 @@ def evaluate_clip(
                 )
             scores["fgr_mad"].append(foreground_mad(pred_rgb, true_rgb, true))
             scores["fgr_mse"].append(foreground_mse(pred_rgb, true_rgb, true))
+            scores["fgr_mse_inside"].append(foreground_mse_inside(pred_rgb, true_rgb, true))
     return {name: float(np.mean(values)) for name, values in scores.items()}

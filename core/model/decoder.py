@@ -50,10 +50,14 @@ class FullResolutionBlock(nn.Module):
 
 
 class OutputBlock(nn.Module):
-    """Output block (Fig. 2d): two 3x3 conv + BN + ReLU stages → 3 fg + 1 alpha in [0, 1].
+    """Output block (Fig. 2d): two 3x3 conv + BN stages → 3 foreground + 1 alpha channels.
 
-    ``forward`` returns (fgr (N,3,H,W), pha (N,1,H,W), hidden (N,C,H,W)); ``hidden`` is the
-    first stage's output, which the Deep Guided Filter uses as guidance features.
+    ``forward`` returns (residual (N,3,H,W), pha (N,1,H,W) in [0, 1], hidden (N,C,H,W)).
+    The foreground is predicted as a correction to the input frame, unbounded and with no
+    ReLU (as Robust Video Matting does): inside the person the right answer is the frame
+    itself, a residual of zero, which a ReLU-clamped direct prediction had to re-synthesise
+    and could lose to a dead channel. ``hidden`` is the first stage's output, which the Deep
+    Guided Filter uses as guidance features.
     """
 
     def __init__(self, cin: int, hidden: int) -> None:
@@ -66,17 +70,17 @@ class OutputBlock(nn.Module):
         self.stage2 = nn.Sequential(
             nn.Conv2d(hidden, 4, 3, padding=1, bias=False),
             nn.BatchNorm2d(4),
-            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         hidden = self.stage1(x)
-        out = self.stage2(hidden).clamp(max=1.0)
-        return out[:, :3], out[:, 3:], hidden
+        out = self.stage2(hidden)
+        return out[:, :3], out[:, 3:].clamp(0.0, 1.0), hidden
 
 
 class Decoder(nn.Module):
-    """Reconstructed 1/16 map + backbone skips + image pyramid → fgr, pha, hidden at full size.
+    """Reconstructed 1/16 map + backbone skips + image pyramid → foreground residual, pha,
+    hidden at full size (``OutputBlock``).
 
     image: (N, 3, H, W) sRGB in [0, 1], H and W multiples of 16; skips f1, f2, f3 at
     1/2, 1/4, 1/8.

@@ -57,7 +57,15 @@ def guided_filter_coefficients(
 
 
 class DeepGuidedFilter(nn.Module):
-    """Guide: frame RGB plus its grey level (4 ch); target: fgr RGB + alpha (4 ch)."""
+    """Guide: frame RGB plus its grey level (4 ch); target: the foreground's residual over
+    the frame (RGB) + alpha (4 ch).
+
+    The filter is fitted to the residual, a signal near zero inside the person, so the
+    full-resolution foreground keeps the full-resolution frame's own detail: foreground =
+    frame + A·guide + b, which is the linear model (A + 1)·guide + b on the colour channels.
+    ``coefficients`` returns it in that folded form, so ``apply`` is one multiply-add per
+    channel for foreground and alpha alike.
+    """
 
     def __init__(self, hidden_channels: int, width: int) -> None:
         super().__init__()
@@ -70,16 +78,21 @@ class DeepGuidedFilter(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, 4, 1, bias=True),
         )
+        # Adds the frame back: 1 on the three colour channels' A, 0 on alpha's.
+        self.register_buffer(
+            "identity", torch.tensor([1.0, 1.0, 1.0, 0.0]).view(1, 4, 1, 1), persistent=False
+        )
 
     def coefficients(
-        self, image_lr: Tensor, fgr_lr: Tensor, pha_lr: Tensor, hidden_lr: Tensor
+        self, image_lr: Tensor, residual_lr: Tensor, pha_lr: Tensor, hidden_lr: Tensor
     ) -> Tensor:
         """The local linear model fitted at the network's resolution: (N, 8, h, w), A for
-        the four guide channels, then b."""
+        the four guide channels, then b, mapping the guide to the foreground itself and
+        alpha."""
         guide_lr = torch.cat([image_lr, image_lr.mean(1, keepdim=True)], dim=1)
-        target_lr = torch.cat([fgr_lr, pha_lr], dim=1)
+        target_lr = torch.cat([residual_lr, pha_lr], dim=1)
         a, b = guided_filter_coefficients(guide_lr, target_lr, hidden_lr, self.mix)
-        return torch.cat([a, b], dim=1)
+        return torch.cat([a + self.identity.to(a.dtype), b], dim=1)
 
     @staticmethod
     def apply(image: Tensor, coefficients: Tensor) -> tuple[Tensor, Tensor]:
@@ -135,12 +148,13 @@ class DeepGuidedFilter(nn.Module):
         self,
         image: Tensor,
         image_lr: Tensor,
-        fgr_lr: Tensor,
+        residual_lr: Tensor,
         pha_lr: Tensor,
         hidden_lr: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        """image: (N,3,H,W) full resolution; the ``_lr`` tensors at the network's resolution.
+        """image: (N,3,H,W) full resolution; the ``_lr`` tensors at the network's resolution,
+        ``residual_lr`` the decoder's foreground residual (``OutputBlock``).
 
         Returns fgr (N,3,H,W) and pha (N,1,H,W), clamped to [0, 1].
         """
-        return self.apply(image, self.coefficients(image_lr, fgr_lr, pha_lr, hidden_lr))
+        return self.apply(image, self.coefficients(image_lr, residual_lr, pha_lr, hidden_lr))

@@ -129,18 +129,31 @@ class MattingNetwork(nn.Module):
         return self.memory(key, value, memory_keys, memory_values)
 
     def decode(self, encoding: Encoding, reconstructed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """→ fgr (N,3,H,W), pha (N,1,H,W) in [0, 1] and hidden (N,C,H,W), at the padded size."""
+        """→ the foreground's residual over the frame (N,3,H,W), unbounded, pha (N,1,H,W) in
+        [0, 1] and hidden (N,C,H,W), at the padded size (``foreground`` makes the residual a
+        foreground)."""
         return self.decoder(encoding.image, *encoding.features, reconstructed)
 
     def aggregate(self, reconstructed: Tensor) -> tuple[Tensor, Tensor]:
         """Temporal-aggregation head: → fgr (N,3,h,w), pha (N,1,h,w) at 1/16."""
         return self.aggregation(reconstructed)
 
+    @staticmethod
+    def foreground(image: Tensor, residual: Tensor) -> Tensor:
+        """The decoder's residual added to the frame it was decoded from, clamped to [0, 1]."""
+        return (image + residual).clamp(0.0, 1.0)
+
     def refine(
-        self, image: Tensor, image_lr: Tensor, fgr_lr: Tensor, pha_lr: Tensor, hidden_lr: Tensor
+        self,
+        image: Tensor,
+        image_lr: Tensor,
+        residual_lr: Tensor,
+        pha_lr: Tensor,
+        hidden_lr: Tensor,
     ) -> tuple[Tensor, Tensor]:
-        """Deep Guided Filter: low-resolution outputs → full resolution of ``image``."""
-        return self.refiner(image, image_lr, fgr_lr, pha_lr, hidden_lr)
+        """Deep Guided Filter: the decoder's low-resolution residual and alpha → foreground
+        and alpha at the full resolution of ``image``."""
+        return self.refiner(image, image_lr, residual_lr, pha_lr, hidden_lr)
 
     def matte(
         self,
@@ -172,11 +185,11 @@ class MattingNetwork(nn.Module):
         (N, 8, h, w) for ``self.refiner.apply``."""
         h, w = image_lr.shape[-2:]
         reconstructed = self.read_memory(encoding.key, encoding.value, memory_keys, memory_values)
-        fgr, pha, hidden = self.decode(encoding, reconstructed)
-        fgr, pha, hidden = fgr[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
+        residual, pha, hidden = self.decode(encoding, reconstructed)
+        residual, pha, hidden = residual[..., :h, :w], pha[..., :h, :w], hidden[..., :h, :w]
         if refine:
-            return self.refiner.coefficients(image_lr, fgr, pha, hidden)
-        return torch.cat([fgr, pha], dim=1)
+            return self.refiner.coefficients(image_lr, residual, pha, hidden)
+        return torch.cat([self.foreground(image_lr, residual), pha], dim=1)
 
     def step(
         self,
@@ -220,8 +233,8 @@ class MattingNetwork(nn.Module):
         reconstructed = self.read_memory(encoding.key, encoding.value, keys, values)
         agg_fgr, agg_pha = self.aggregate(reconstructed)
 
-        fgr, pha, hidden = self.decode(encoding, reconstructed)
-        fgr, pha, hidden = (x[..., : size[0], : size[1]] for x in (fgr, pha, hidden))
+        residual, pha, hidden = self.decode(encoding, reconstructed)
+        residual, pha, hidden = (x[..., : size[0], : size[1]] for x in (residual, pha, hidden))
 
         def clip(x: Tensor) -> Tensor:
             return x.unflatten(0, (b, t))
@@ -230,5 +243,7 @@ class MattingNetwork(nn.Module):
             seg = self.segmentation(hidden)
             return MattingOutput(None, None, clip(agg_fgr), clip(agg_pha), clip(seg))
         if size != (height, width):
-            fgr, pha = self.refine(flat, image_lr, fgr, pha, hidden)
+            fgr, pha = self.refine(flat, image_lr, residual, pha, hidden)
+        else:
+            fgr = self.foreground(image_lr, residual)
         return MattingOutput(clip(fgr), clip(pha), clip(agg_fgr), clip(agg_pha))

@@ -104,9 +104,9 @@ def _stream(network: MattingNetwork, clip: torch.Tensor) -> tuple[torch.Tensor, 
         keys = torch.stack([m[0] for m in memory], dim=1)
         values = torch.stack([m[1] for m in memory], dim=1)
         reconstructed = network.read_memory(enc.key, enc.value, keys, values)
-        fgr, pha, _ = network.decode(enc, reconstructed)
+        residual, pha, _ = network.decode(enc, reconstructed)
         alphas.append(pha[..., :height, :width])
-        fgrs.append(fgr[..., :height, :width])
+        fgrs.append(network.foreground(clip[:, t], residual[..., :height, :width]))
     return torch.stack(alphas, 1), torch.stack(fgrs, 1)
 
 

@@ -13,6 +13,7 @@ from core.weights import (
     read_weights,
     save_weights,
 )
+from core.weights import main as weights_main
 
 
 def test_round_trip_restores_config_weights_and_outputs(lite_network, clip, tmp_path):
@@ -44,7 +45,7 @@ def test_mismatched_weights_name_every_problem_in_one_error(lite_network, tmp_pa
     state["aspp.project.0.weight"] = torch.zeros(3, 3, 1, 1)
     state["extra.tensor"] = torch.zeros(1)
     path = tmp_path / "bad.safetensors"
-    meta = {"format": "memmatte", "format_version": "1", "config": NetworkConfig.lite().to_json()}
+    meta = {"format": "memmatte", "format_version": "2", "config": NetworkConfig.lite().to_json()}
     save_file(state, str(path), metadata=meta)
     with pytest.raises(WeightsError) as err:
         load_network(path)
@@ -53,6 +54,60 @@ def test_mismatched_weights_name_every_problem_in_one_error(lite_network, tmp_pa
     assert "decoder.up8.merge.shortcut.0.weight" in text
     assert "extra.tensor" in text
     assert "aspp.project.0.weight: checkpoint (3, 3, 1, 1)" in text
+
+
+def _version_1(network, path):
+    """``network`` saved as a version-1 checkpoint (foreground predicted directly)."""
+    state = {k: v.contiguous() for k, v in network.state_dict().items()}
+    meta = {"format": "memmatte", "format_version": "1", "config": network.config.to_json()}
+    save_file(state, str(path), metadata=meta)
+    return path
+
+
+def test_version_1_checkpoints_are_refused_with_the_upgrade_command(lite_network, tmp_path):
+    path = _version_1(lite_network, tmp_path / "old.safetensors")
+    with pytest.raises(WeightsError) as err:
+        load_network(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert "version 1" in text
+    assert f"python -m core.weights upgrade {path}" in text
+
+
+def test_upgrade_keeps_alpha_bit_identical_and_returns_the_frame_as_foreground(
+    lite_network, tmp_path
+):
+    """Version 1's output block: conv, BN, ReLU, clamp to 1, all four rows; its alpha row
+    is what the upgraded network must reproduce exactly, and the foreground must be the
+    frame (a zero residual)."""
+    with torch.no_grad():  # a non-trivial foreground row: upgrade must zero it
+        lite_network.decoder.output.stage2[1].bias.copy_(torch.tensor([0.3, -0.2, 0.5, 0.1]))
+        lite_network.decoder.output.stage2[1].running_mean.add_(0.05)
+    old = _version_1(lite_network.eval(), tmp_path / "old.safetensors")
+    new = tmp_path / "new.safetensors"
+    assert weights_main(["upgrade", str(old), "-o", str(new)]) == 0
+    upgraded = load_network(new)
+    assert read_weights(new)[1]["upgraded_from"] == "1"
+
+    frames = torch.rand(1, 3, 3, 64, 96)
+    raw = []
+    hook = lite_network.decoder.output.stage2.register_forward_hook(lambda m, i, o: raw.append(o))
+    with torch.no_grad():
+        lite_network(frames)
+        out = upgraded(frames)
+    hook.remove()
+    v1_alpha = torch.relu(raw[0][:, 3:]).clamp(max=1.0)
+    assert torch.equal(out.alpha.flatten(0, 1), v1_alpha)
+    assert torch.equal(out.foreground, frames)
+
+
+def test_upgrade_refuses_what_is_not_version_1(lite_network, tmp_path, capsys):
+    path = save_weights(lite_network, tmp_path / "v2.safetensors")
+    with pytest.raises(SystemExit) as exit_:
+        weights_main(["upgrade", str(path), "-o", str(tmp_path / "x.safetensors")])
+    assert exit_.value.code == 2
+    assert "only version-1 checkpoints need upgrading" in capsys.readouterr().err
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_non_memmatte_files_are_refused(tmp_path):

@@ -39,6 +39,7 @@ def test_writes_per_clip_csv_and_mean_markdown(test_set, tmp_path, capsys):
     assert [r["clip"] for r in rows] == ["0000", "0001"]
     assert list(rows[0]) == [
         "clip", "frames", "mad", "mse", "grad", "conn", "dtssd", "fgr_mad", "fgr_mse",
+        "fgr_mse_inside",
     ]  # fmt: skip
 
     # The first clip's row is what evaluate_clip gives for MattingSession's output.

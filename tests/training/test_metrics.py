@@ -9,8 +9,10 @@ from training.metrics import (
     evaluate_clip,
     foreground_mad,
     foreground_mse,
+    foreground_mse_inside,
     gaussian_derivative_filters,
     grad,
+    gross_error_share,
     mad,
     mse,
 )
@@ -136,8 +138,25 @@ def test_evaluate_clip_perfect_prediction_scores_zero() -> None:
     true = [np.clip(disc(blur=True) + rng.normal(0, 0.05, (32, 32)), 0, 1) for _ in range(3)]
     fgr = [rng.random((32, 32, 3)) for _ in range(3)]
     scores = evaluate_clip(true, true, fgr, fgr)
-    assert set(scores) == {"mad", "mse", "grad", "conn", "dtssd", "fgr_mad", "fgr_mse"}
+    assert set(scores) == {
+        "mad", "mse", "grad", "conn", "dtssd", "fgr_mad", "fgr_mse", "fgr_mse_inside",
+    }  # fmt: skip
     assert all(value == 0.0 for value in scores.values()), scores
+
+
+def test_foreground_inside_the_person_counts_only_true_alpha_above_0_99() -> None:
+    true_pha = np.array([[1.0, 0.995, 0.99, 0.5]])
+    true_fgr = np.zeros((1, 4, 3))
+    pred_fgr = np.array([[[0.1] * 3, [0.3] * 3, [0.9] * 3, [0.9] * 3]])
+    # only the first two pixels: (0.01 + 0.09) / 2 x 1e3
+    assert foreground_mse_inside(pred_fgr, true_fgr, true_pha) == pytest.approx(50.0)
+    assert foreground_mse_inside(pred_fgr, true_fgr, np.zeros((1, 4))) == 0.0
+
+
+def test_gross_error_share_is_the_per_cent_of_pixels_off_by_more_than_half() -> None:
+    reference = np.array([[0.0, 0.0, 1.0, 1.0]])
+    assert gross_error_share(np.array([[0.6, 0.4, 0.4, 1.0]]), reference) == pytest.approx(50.0)
+    assert gross_error_share(reference, reference) == 0.0
 
 
 def test_evaluate_clip_names_the_bad_frame() -> None:
