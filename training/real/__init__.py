@@ -17,7 +17,7 @@ from pathlib import Path
 
 from training.real.fetch import FetchError, fetch
 from training.real.manifest import MANIFEST, Item, ManifestError, cache_root, read_manifest
-from training.real.read import ReadError, read_image, read_video
+from training.real.read import ReadError, read_image, read_video, video_info
 
 __all__ = [
     "FetchError",
@@ -30,18 +30,21 @@ __all__ = [
     "load_items",
     "read_image",
     "read_video",
+    "video_info",
 ]
 
 
 def load_items(
     kind: str | None = None,
     split: str | None = None,
+    licence_clear: bool | None = None,
     manifest: Path = MANIFEST,
     cache: Path | None = None,
 ) -> list[Item]:
-    """The manifest's items, optionally only one ``kind`` (photo | video | background) and one
-    ``split`` (train | heldout), in manifest order. ``item.path`` is the cached file; it exists
-    once ``python -m training.real fetch`` has run."""
+    """The manifest's items, optionally only one ``kind`` (photo | video | background), one
+    ``split`` (train | heldout) and only those whose licence is (or is not) clear, in manifest
+    order. ``item.path`` is the cached file; it exists once ``python -m training.real fetch``
+    has run."""
     items = read_manifest(manifest, cache)
     if kind is not None and kind not in {"photo", "video", "background"}:
         raise ValueError(f"kind must be photo, video or background, got {kind!r}")
@@ -50,7 +53,9 @@ def load_items(
     return [
         item
         for item in items
-        if (kind is None or item.kind == kind) and (split is None or item.split == split)
+        if (kind is None or item.kind == kind)
+        and (split is None or item.split == split)
+        and (licence_clear is None or item.licence_clear == licence_clear)
     ]
 
 

