@@ -24,6 +24,7 @@ users other than the current one (or root, or a trusted group) could have writte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -151,7 +152,9 @@ class GraphCache:
         members = []
         if key is not None:
             entry = self.path(key)
-            members = [entry, *sorted(entry.iterdir())] if entry.is_dir() else [entry]
+            members = [entry]
+            with contextlib.suppress(OSError):  # a folder it cannot list fails on its own
+                members += sorted(entry.iterdir()) if entry.is_dir() else []
         return check_tree(self.folder, members, self.trust)
 
     def get(self, key: GraphKey, build: Build, load: Load, *, build_missing: bool = True) -> Any:

@@ -36,12 +36,13 @@ _POSIX = hasattr(os, "geteuid")
 class Problem:
     """``path`` failed a check: ``reason`` says which, ``fix`` how to mend it."""
 
-    path: Path
+    path: Path | None  # None: a problem of the settings, not of a path
     reason: str
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.path} {self.reason} (fix: {self.fix})"
+        what = self.reason if self.path is None else f"{self.path} {self.reason}"
+        return f"{what} (fix: {self.fix})"
 
 
 class UntrustedError(RuntimeError):
@@ -110,7 +111,7 @@ class Trust:
         if problems and self.group_name and self.group is None:
             reason = f"trusted group {self.group_name!r} is not a group on this machine"
             fix = f"check --trust-cache-group or {TRUSTED_GROUP_ENV}"
-            return [*problems, Problem(Path(self.group_name), reason, fix)]
+            return [*problems, Problem(None, reason, fix)]
         return problems
 
 

@@ -76,8 +76,9 @@ class BatchOptions:
     the same way. cache_dir: the compiled graphs' folder (None: ``$MEMMATTE_CACHE`` or
     ``~/.cache/memmatte/compiled``). trusted_group: a group whose members may write the cache
     too (None: ``$MEMMATTE_TRUSTED_GROUP``; see ``core.trust``). io_threads: reader and
-    writer threads each (0: automatic). channels: which channels are the plates' colour (``hosts.exr.io.select_channels``):
-    None for R, G, B or the ``rgb``/``diffuse`` layer, "A,B,C" or a layer name.
+    writer threads each (0: automatic). channels: which channels are the plates' colour
+    (``hosts.exr.io.select_channels``): None for R, G, B or the ``rgb``/``diffuse`` layer,
+    "A,B,C" or a layer name.
     prefetch: frames read ahead of the network (0: automatic).
     """
 

@@ -155,6 +155,10 @@ def test_an_unknown_trusted_group_trusts_nobody_and_says_so(tmp_path):
         f"is writable by group {ROOT_GROUP}",
         "trusted group 'no-such-group-xyz' is not a group on this machine",
     ]
+    assert str(problems[-1]) == (
+        "trusted group 'no-such-group-xyz' is not a group on this machine "
+        f"(fix: check --trust-cache-group or {TRUSTED_GROUP_ENV})"
+    )
 
 
 def test_an_untrusted_entry_is_neither_loaded_nor_rebuilt_nor_removed(tmp_path):
