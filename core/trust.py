@@ -15,7 +15,9 @@ A shared farm cache opts in deliberately with a trusted group (``--trust-cache-g
 its members and be group-writable. World-writable is never trusted (docs/farm.md).
 
 The checks are functions of paths and return ``Problem``s; ``UntrustedError`` carries them
-in one line that names each path, what it failed and the command that fixes it.
+in one line that names each path, what it failed and the command that fixes it. The OpenFX
+plug-in applies the same rule in C++ to its runtime library and model
+(hosts/ofx/src/plugin.cpp, ``check_trusted``).
 """
 
 from __future__ import annotations
@@ -132,19 +134,6 @@ def check_tree(root: Path, members: Iterable[Path], trust: Trust) -> list[Proble
             )
             continue
         problems += trust.check(real)
-    return trust.note(problems)
-
-
-def check_file(path: Path, trust: Trust) -> list[Problem]:
-    """The problems of loading one file of code from outside any cache: the file and its
-    folder (the real ones, and the folder the name is in when it is a symlink)."""
-    if not _POSIX:
-        return []
-    real = Path(os.path.realpath(path))
-    folders = dict.fromkeys([real.parent, Path(os.path.abspath(path)).parent])
-    problems = trust.check(real)
-    for folder in folders:
-        problems += trust.check(folder)
     return trust.note(problems)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from core import MattingSession
 from core.compiled import MANIFEST, GraphCache
-from core.trust import TRUSTED_GROUP_ENV, Trust, UntrustedError, check_file, check_tree
+from core.trust import TRUSTED_GROUP_ENV, Trust, UntrustedError, check_tree
 from tests.core.test_compiled import KEY, Stub, _frames
 
 OTHER_UID = 12345
@@ -136,8 +136,11 @@ def test_a_trusted_group_may_write_and_own_but_never_world(tmp_path, monkeypatch
         if _can_chown():
             os.chown(path, OTHER_UID, -1)  # the farm's precompile user, in the group
     assert len(cache.untrusted(KEY)) == (6 if _can_chown() else 3)
+    with pytest.raises(UntrustedError, match="writable by group"):
+        cache.get(KEY, Stub().build, Stub().load)
     by_option = GraphCache(cache.folder, trusted_group=ROOT_GROUP)
     assert by_option.untrusted(KEY) == []
+    assert by_option.get(KEY, Stub().build, Stub().load) == b"package"  # loaded
     monkeypatch.setenv(TRUSTED_GROUP_ENV, str(os.getegid()))  # a number works too
     assert GraphCache(cache.folder).untrusted(KEY) == []
     (entry / "step.pt2").chmod(0o666)
@@ -198,26 +201,6 @@ def test_cached_session_runs_eager_with_one_warning_and_aot_refuses(lite_network
     with pytest.raises(UntrustedError, match="chmod o-w"):
         list(MattingSession(frames, compile="aot", cache_dir=cache.folder, **kwargs))
     assert (entry / "step.pt2").read_bytes() == b"would crash the loader"
-
-
-def test_check_file_covers_the_file_its_folder_and_a_symlinks_folder(tmp_path):
-    trust = Trust.current()
-    folder = tmp_path / "models"
-    folder.mkdir()
-    model = folder / "model.pt"
-    model.write_bytes(b"x")
-    model.chmod(0o644)
-    assert check_file(model, trust) == []
-    folder.chmod(0o757)
-    assert [str(p) for p in check_file(model, trust)] == [
-        f"{folder} is writable by others (fix: chmod o-w {folder})"
-    ]
-    folder.chmod(0o755)
-    drop = tmp_path / "drop"
-    drop.mkdir(mode=0o777)
-    drop.chmod(0o777)
-    (drop / "model.pt").symlink_to(model)
-    assert {p.path for p in check_file(drop / "model.pt", trust)} == {drop}
 
 
 def test_check_tree_of_an_empty_member_list_checks_the_root_and_above(tmp_path):
