@@ -17,11 +17,14 @@ Cache layout, one folder per key digest::
 An entry is built in a temporary folder beside it and renamed into place, so racing farm
 tasks see either no entry or a complete one. An entry whose manifest is missing, unreadable,
 for another key, or whose files do not match their hashes is logged, removed and rebuilt;
-nothing is loaded before its hashes are checked. See docs/farm.md.
+nothing is loaded before its hashes are checked. Nor is anything loaded from a cache that
+users other than the current one (or root, or a trusted group) could have written: see
+``core.trust``. Folders are made 0o755 and files 0o644, whatever the umask. See docs/farm.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -39,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from core.trust import Problem, Trust, UntrustedError, check_tree
 
 log = logging.getLogger("memmatte")
 
@@ -129,8 +134,9 @@ Load = Callable[[Path], Any]
 class GraphCache:
     """The cache folder. ``get`` returns a checked, loaded entry, building it on a miss."""
 
-    def __init__(self, folder: str | Path | None = None) -> None:
+    def __init__(self, folder: str | Path | None = None, trusted_group: str | None = None) -> None:
         self.folder = Path(folder).expanduser() if folder is not None else default_cache_dir()
+        self.trust = Trust.current(trusted_group)
 
     def path(self, key: GraphKey) -> Path:
         return self.folder / key.digest()
@@ -139,9 +145,23 @@ class GraphCache:
         """Whether a complete entry for ``key`` exists (its hashes are checked on load)."""
         return (self.path(key) / MANIFEST).is_file()
 
+    def untrusted(self, key: GraphKey | None = None) -> list[Problem]:
+        """Why the entry of ``key`` (None: the cache folder, for writing) must not be
+        loaded: who else could have written the cache folder, the folders above it, the
+        entry or its files (``core.trust``); empty when nobody could."""
+        members = []
+        if key is not None:
+            entry = self.path(key)
+            members = [entry]
+            with contextlib.suppress(OSError):  # a folder it cannot list fails on its own
+                members += sorted(entry.iterdir()) if entry.is_dir() else []
+        return check_tree(self.folder, members, self.trust)
+
     def get(self, key: GraphKey, build: Build, load: Load, *, build_missing: bool = True) -> Any:
         """The loaded entry for ``key``; None on a miss when not ``build_missing``. A bad
-        entry (see the module docstring) is logged, removed and built again."""
+        entry (see the module docstring) is logged, removed and built again; an entry or a
+        cache that others could have written raises ``UntrustedError`` (nothing loaded,
+        built or removed)."""
         entry = self.path(key)
         if entry.exists():
             try:
@@ -157,6 +177,9 @@ class GraphCache:
         return self._load(entry, key, load)
 
     def _load(self, entry: Path, key: GraphKey, load: Load) -> Any:
+        problems = self.untrusted(key)
+        if problems:
+            raise UntrustedError(f"not loading the compiled graphs in {entry}", problems)
         manifest = _read_manifest(entry)
         if manifest.get("format") != FORMAT or manifest.get("key") != key.as_dict():
             raise CacheError("its manifest is for another key")
@@ -183,7 +206,10 @@ class GraphCache:
         return loaded
 
     def _build(self, entry: Path, key: GraphKey, build: Build) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        _make_folders(self.folder)
+        problems = self.untrusted()
+        if problems:
+            raise UntrustedError(f"not compiling graphs into {self.folder}", problems)
         self._remove_stale_temps()
         temp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=self.folder))
         log.warning("memmatte: compiling graphs for %s (once; cached in %s)", key.describe(), entry)
@@ -201,7 +227,10 @@ class GraphCache:
             }
             # The manifest last: a folder without one is never loaded.
             (temp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            # mkdtemp makes the folder private; a farm's shared cache must be readable.
+            # Readable by a farm's other users, writable by nobody else whatever the umask
+            # (mkdtemp makes the folder private; files get the umask's mode).
+            for path in temp.iterdir():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
             os.chmod(temp, 0o755)
             try:
                 os.rename(temp, entry)
@@ -236,6 +265,18 @@ class GraphCache:
                     shutil.rmtree(path, ignore_errors=True)
             except OSError:
                 pass
+
+
+def _make_folders(folder: Path) -> None:
+    """``folder`` and the missing folders above it, each 0o755 whatever the umask."""
+    if folder.is_dir():
+        return
+    _make_folders(folder.parent)
+    try:
+        folder.mkdir(mode=0o755)
+    except FileExistsError:
+        return  # made by a racing task
+    os.chmod(folder, 0o755)
 
 
 def _read_manifest(entry: Path) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from core.runtime import (
     resolve_precision,
     resolve_weights,
 )
+from core.trust import UntrustedError
 from core.weights import file_hash, load_network
 
 log = logging.getLogger("memmatte")
@@ -160,7 +161,10 @@ class MattingSession:
     under a second by every later session with the same key. "cached": those packages when the
     cache already has them for this shot's size and settings, else eager.
     cache_dir: the packages' folder (default ``$MEMMATTE_CACHE`` or
-    ``~/.cache/memmatte/compiled``).
+    ``~/.cache/memmatte/compiled``). Packages are native code: they are loaded only from a
+    cache nobody but this user or root can write (``core.trust``), else "cached" runs eager
+    with a warning and "aot" raises ``core.trust.UntrustedError``. trusted_group: a group
+    whose members may write a shared cache too (None: ``$MEMMATTE_TRUSTED_GROUP``).
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class MattingSession:
         batch_frames: int = 1,
         compile: bool | str = False,
         cache_dir: str | Path | None = None,
+        trusted_group: str | None = None,
     ) -> None:
         if batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
@@ -189,7 +194,7 @@ class MattingSession:
         # Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions.
         self.network = network.to(self.device).eval().to(memory_format=torch.channels_last)
         self.compile = compile
-        self.cache = GraphCache(cache_dir) if compile in ("aot", "cached") else None
+        self.cache = GraphCache(cache_dir, trusted_group) if compile in ("aot", "cached") else None
         # The engine that runs each frame. "aot" and "cached" sessions run eager until their
         # first frame gives the shot's size and the cache its packages.
         self._engine: Engine = (
@@ -275,15 +280,26 @@ class MattingSession:
                 height, width, self.network.auto_long_side
             )
         key = self.graph_key(height, width)
-        packages = self.cache.get(
-            key,
-            build=lambda folder: aot.build(self.network, self.device, self.precision, key, folder),
-            load=lambda folder: aot.load(folder, self.device),
-            build_missing=build,
-        )
-        if packages is None:
-            log.info("memmatte: no compiled graphs cached for %s; running eager", key.describe())
+        try:
+            packages = self.cache.get(
+                key,
+                build=lambda folder: aot.build(
+                    self.network, self.device, self.precision, key, folder
+                ),
+                load=lambda folder: aot.load(folder, self.device),
+                build_missing=build,
+            )
+        except UntrustedError as exc:
+            if build:
+                raise
+            log.warning("memmatte: %s; running eager", exc)
+            packages = None
         else:
+            if packages is None:
+                log.info(
+                    "memmatte: no compiled graphs cached for %s; running eager", key.describe()
+                )
+        if packages is not None:
             self._engine = AotEngine(self.network, self.device, self.precision, packages)
         self._packages_pending = False
         return packages is not None

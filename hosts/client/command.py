@@ -19,8 +19,9 @@ COMPILE_MODES = ("cached", "aot", "eager")
 """cached: compiled graphs when the cache has them (the default); aot: ``--compile``;
 eager: ``--eager``."""
 LOG_FORMATS = ("text", "json")
-RUN_OPTIONS = ("output", "weights", "frames", "cache_dir", "resume", "keep_going",
-               "emit_openjd", "chunk_size", "template_python", "log_format", "quiet")  # fmt: skip
+RUN_OPTIONS = ("output", "weights", "frames", "cache_dir", "trust_cache_group", "resume",
+               "keep_going", "emit_openjd", "chunk_size", "template_python", "log_format",
+               "quiet")  # fmt: skip
 """Options of one run (where, which frames, what it logs, farm templates) rather than of how
 frames are matted."""
 
@@ -33,6 +34,8 @@ class BatchCommand:
     (``--alpha-only``) or "layers" (``--layers``). compile: see ``COMPILE_MODES``.
     precompile: only fill the compiled-graph cache (not with compile "aot" or "eager").
     template_python: ``--python``, the interpreter an ``--emit-openjd`` template's tasks run.
+    trust_cache_group: ``--trust-cache-group``, the group whose members may write a shared
+    compiled-graph cache.
     """
 
     inputs: tuple[str, ...]
@@ -51,6 +54,7 @@ class BatchCommand:
     compile: str = "cached"
     precompile: bool = False
     cache_dir: str | None = None
+    trust_cache_group: str | None = None
     threads: int | None = None
     io_threads: int = 0
     resume: bool = False
@@ -97,6 +101,7 @@ class BatchCommand:
             ("--device", self.device, "auto"),
             ("--precision", self.precision, "auto"),
             ("--cache-dir", self.cache_dir, None),
+            ("--trust-cache-group", self.trust_cache_group, None),
             ("--threads", self.threads, None),
             ("--io-threads", self.io_threads, 0),
             ("--emit-openjd", self.emit_openjd, None),

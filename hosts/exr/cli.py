@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="compiled graphs' folder (default: $MEMMATTE_CACHE, else ~/.cache/memmatte/compiled)",
     )
+    p.add_argument(
+        "--trust-cache-group",
+        metavar="GROUP",
+        help="also load compiled graphs that members of GROUP wrote (a shared farm cache; "
+        "default: $MEMMATTE_TRUSTED_GROUP). Otherwise only those nobody but you or root "
+        "could have written are loaded (docs/farm.md)",
+    )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference")
     p.add_argument("--io-threads", type=int, default=0, metavar="N", help="0: automatic")
     p.add_argument("--resume", action="store_true", help="skip frames whose complete output exists")
@@ -207,6 +214,7 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         precision=args.precision,
         compile=False if args.eager else "aot" if args.compile else "cached",
         cache_dir=args.cache_dir,
+        trusted_group=args.trust_cache_group,
         io_threads=args.io_threads,
     )
     options.check()
@@ -234,6 +242,7 @@ def command(args: argparse.Namespace) -> BatchCommand:
         compile="aot" if args.compile else "eager" if args.eager else "cached",
         precompile=args.precompile,
         cache_dir=None if args.cache_dir is None else str(args.cache_dir),
+        trust_cache_group=args.trust_cache_group,
         threads=args.threads,
         io_threads=args.io_threads,
         resume=args.resume,
@@ -270,6 +279,7 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
         task=task,
         precompile=not args.eager,
         cache_dir=args.cache_dir,
+        trusted_group=args.trust_cache_group,
     )
     path = write_template(args.emit_openjd, template, values)
     out.note(

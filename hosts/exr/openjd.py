@@ -46,6 +46,7 @@ def job_template(
     task: BatchCommand | None = None,
     precompile: bool = True,
     cache_dir: str | Path | None = None,
+    trusted_group: str | None = None,
 ) -> tuple[dict, dict[str, str]]:
     """The template as a dict, and the values of its PATH parameters.
 
@@ -58,6 +59,8 @@ def job_template(
     template's parameters. precompile: begin with the ``precompile`` step. cache_dir: the compiled
     graphs' folder, a ``CacheDir`` PATH parameter (on a farm of several machines, storage
     they all share); None: each worker's default (``$MEMMATTE_CACHE`` or its user cache).
+    trusted_group: ``--trust-cache-group`` for every step (the precompile and the chunks), a
+    shared cache's opt-in (docs/farm.md); None: the workers' ``$MEMMATTE_TRUSTED_GROUP``.
     """
     values: dict[str, str] = {}
 
@@ -99,6 +102,8 @@ def job_template(
             "CacheDir", cache_dir, "Compiled-graph cache shared by the tasks.",
             objectType="DIRECTORY", dataFlow="INOUT",
         )  # fmt: skip
+    if trusted_group is not None:
+        params["trust_cache_group"] = trusted_group
 
     steps = []
     names: set[str] = {PRECOMPILE_STEP} if precompile else set()

@@ -37,6 +37,7 @@ from core.compiled import GraphKey
 from core.model import MEMORY_FRAMES, MattingNetwork
 from core.runtime import resolve_weights
 from core.session import FrameError, MattingSession, auto_downsample_ratio
+from core.trust import UntrustedError
 from hosts.client import events
 from hosts.exr import colour
 from hosts.exr.errors import BadInputError, BatchError, Cancelled, OutputError, UsageError
@@ -73,9 +74,11 @@ class BatchOptions:
     "aot" (compile them into the cache first when missing), False (eager) or True
     (``torch.compile`` in this process); chunks stay bit-identical to a whole-shot run made
     the same way. cache_dir: the compiled graphs' folder (None: ``$MEMMATTE_CACHE`` or
-    ``~/.cache/memmatte/compiled``). io_threads: reader and writer threads each (0: automatic).
-    channels: which channels are the plates' colour (``hosts.exr.io.select_channels``):
-    None for R, G, B or the ``rgb``/``diffuse`` layer, "A,B,C" or a layer name.
+    ``~/.cache/memmatte/compiled``). trusted_group: a group whose members may write the cache
+    too (None: ``$MEMMATTE_TRUSTED_GROUP``; see ``core.trust``). io_threads: reader and
+    writer threads each (0: automatic). channels: which channels are the plates' colour
+    (``hosts.exr.io.select_channels``): None for R, G, B or the ``rgb``/``diffuse`` layer,
+    "A,B,C" or a layer name.
     prefetch: frames read ahead of the network (0: automatic).
     """
 
@@ -90,6 +93,7 @@ class BatchOptions:
     precision: str = "auto"
     compile: bool | str = "cached"
     cache_dir: str | Path | None = None
+    trusted_group: str | None = None
     io_threads: int = 0
     prefetch: int = 0
 
@@ -519,7 +523,16 @@ def _resolve_cached(
     assert session.cache is not None
     key = session.graph_key(height, width)
     if session.cache.has(key):
-        return replace(options, compile="aot"), None
+        problems = session.cache.untrusted(key)
+        if not problems:
+            return replace(options, compile="aot"), None
+        # One warning, and the shot runs eager: a cache others could write is never loaded.
+        refused = UntrustedError(
+            f"not loading the compiled graphs in {session.cache.path(key)}", problems
+        )
+        return replace(options, compile=False), events.Compiled(
+            shot, f"{refused}; running eager", str(session.cache.path(key))
+        )
     return replace(options, compile=False), events.Compiled(
         shot, _no_graphs(session, key), str(session.cache.path(key))
     )
@@ -545,6 +558,7 @@ def _session(
             precision=options.precision,
             compile=options.compile,
             cache_dir=options.cache_dir,
+            trusted_group=options.trusted_group,
         )
     except (ValueError, RuntimeError) as exc:
         raise UsageError(f"cannot run the network: {exc}") from exc
@@ -563,6 +577,8 @@ def _use_compiled(
     started = time.perf_counter()
     try:
         used = session.precompile(height, width, build=build)
+    except UntrustedError as exc:
+        raise UsageError(str(exc)) from None
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot compile the network for {key.describe()}: {exc}") from exc
     if used:

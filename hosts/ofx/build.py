@@ -66,6 +66,11 @@ def build(build_dir: str | Path = HERE / "build", jobs: int = 2) -> Path:
     shutil.copy2(work / "Memmatte.ofx", binaries / "Memmatte.ofx")
     shutil.copy2(work / "libmemmatte_runtime.so", binaries / "libmemmatte_runtime.so")
     shutil.copy2(HERE / "resources" / f"{PLUGIN_ID}.png", resources / f"{PLUGIN_ID}.png")
+    # The plug-in loads its runtime only from a file and folder that nobody else can write
+    # (plugin.cpp, check_trusted): whatever the umask, no part of the bundle is writable by
+    # group or others.
+    for path in (bundle, *bundle.rglob("*")):
+        path.chmod(path.stat().st_mode & ~0o022)
     return bundle
 
 

@@ -6,9 +6,14 @@
 // dlopen on the first render from the folder this binary is in.
 
 #include <dlfcn.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -131,11 +136,100 @@ std::string plugin_folder() {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
+// ---- who may have written the code we load (as core/trust.py) -------------------------
+//
+// The runtime library and the TorchScript model are code: they are loaded only from files
+// and folders that nobody but this user or root can write, or members of the group named by
+// MEMMATTE_TRUSTED_GROUP (a shared install). World-writable is never trusted.
+
+constexpr const char* kTrustedGroupEnv = "MEMMATTE_TRUSTED_GROUP";
+
+std::string user_name(uid_t uid) {
+  passwd entry{}, *found = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
+    return found->pw_name;
+  return std::to_string(uid);
+}
+
+std::string group_name(gid_t gid) {
+  group entry{}, *found = nullptr;
+  char buffer[4096];
+  if (getgrgid_r(gid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
+    return found->gr_name;
+  return std::to_string(gid);
+}
+
+// The trusted group's id; false when none is set or it is not a group here.
+bool trusted_group(gid_t* gid) {
+  const char* name = std::getenv(kTrustedGroupEnv);
+  if (name == nullptr || *name == '\0') return false;
+  group entry{}, *found = nullptr;
+  char buffer[4096];
+  bool number = std::strspn(name, "0123456789") == std::strlen(name);
+  int status = number ? getgrgid_r(gid_t(std::strtoul(name, nullptr, 10)), &entry, buffer,
+                                   sizeof buffer, &found)
+                      : getgrnam_r(name, &entry, buffer, sizeof buffer, &found);
+  if (status != 0 || found == nullptr) return false;
+  *gid = found->gr_gid;
+  return true;
+}
+
+// What is wrong with `path` as a place code is loaded from; empty when nothing is.
+std::string untrusted_path(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0)
+    return path + " cannot be checked (" + std::strerror(errno) + ")";
+  gid_t group = 0;
+  bool by_group = trusted_group(&group) && info.st_gid == group;
+  uid_t me = geteuid();
+  if (info.st_uid != me && info.st_uid != 0 && !by_group)
+    return path + " is owned by user " + user_name(info.st_uid) + ", not by you (" +
+           user_name(me) + ") or root (fix: chown " + user_name(me) + " " + path +
+           ", or trust a group with " + kTrustedGroupEnv + ")";
+  if (info.st_mode & S_IWOTH) return path + " is writable by others (fix: chmod o-w " + path + ")";
+  if ((info.st_mode & S_IWGRP) && !by_group)
+    return path + " is writable by group " + group_name(info.st_gid) + " (fix: chmod g-w " +
+           path + ", or trust the group with " + kTrustedGroupEnv + "=" +
+           group_name(info.st_gid) + ")";
+  return {};
+}
+
+std::string real_path(const std::string& path) {
+  char real[PATH_MAX];
+  return realpath(path.c_str(), real) != nullptr ? std::string(real) : path;
+}
+
+std::string folder_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Refuses to load `file` (`what` names it) when it, its folder or, for a symlink, the
+// folder the link is in could have been written by someone else.
+void check_trusted(const std::string& what, const std::string& file) {
+  std::string real = real_path(file);
+  std::vector<std::string> paths{real, folder_of(real)};
+  std::string linked = real_path(folder_of(file));
+  if (linked != paths[1]) paths.push_back(linked);
+  std::string problems;
+  for (const auto& path : paths) {
+    std::string problem = untrusted_path(path);
+    if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + problem;
+  }
+  if (!problems.empty())
+    throw Failure{ofx::kStatFailed, "not loading " + what + " " + file + ": " + problems +
+                                        " (see docs/hosts/openfx.md)"};
+}
+
 // The model for `path`, loading the runtime and the model on first use.
 void* model_for(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_models_mutex);
   if (g_runtime.library == nullptr) {
     std::string file = plugin_folder() + "/" + kRuntimeFile;
+    struct stat present {};
+    if (stat(file.c_str(), &present) == 0) check_trusted("the inference runtime", file);
     void* library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) {
       const char* why = dlerror();
@@ -158,6 +252,7 @@ void* model_for(const std::string& path) {
   struct stat info {};
   if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
     throw Failure{ofx::kStatFailed, "no model file at " + path};
+  check_trusted("the TorchScript model", path);
   char error[1024] = "";
   void* model = g_runtime.load(path.c_str(), error, sizeof error);
   if (model == nullptr) {

@@ -26,6 +26,7 @@ EVERY_OPTION = BatchCommand(
     precision="bf16",
     compile="aot",
     cache_dir="/cache",
+    trust_cache_group="render",
     threads=3,
     io_threads=5,
     resume=True,
@@ -116,6 +117,9 @@ def test_the_openjd_template_passes_every_task_option_on(tmp_path, capsys):
     steps = json.loads(template.read_text())["steps"]
     precompile_step, chunk_step = steps
     assert precompile_step["name"] == "precompile"
+    # The shared cache's opt-in reaches the step that writes the cache as well as the chunks.
+    precompile = _parsed_args(precompile_step["script"]["actions"]["onRun"]["args"])
+    assert precompile.precompile and precompile.trust_cache_group == "render"
     chunk = _parsed_args(chunk_step["script"]["actions"]["onRun"]["args"])
     assert chunk == dataclasses.replace(
         given,

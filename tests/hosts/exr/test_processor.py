@@ -321,6 +321,7 @@ def test_resume_never_mixes_eager_frames_with_cached_compiled_ones(tmp_path, wei
     _run(plates, out, weights, cache_dir=cache)
     assert read_stamp(tmp_path / "out/m.1001.exr")["compile"] is False
     monkeypatch.setattr("core.compiled.GraphCache.has", lambda self, key: True)
+    monkeypatch.setattr("core.compiled.GraphCache.untrusted", lambda self, key=None: [])
     monkeypatch.setattr("core.session.MattingSession.precompile", lambda self, *a, **k: True)
     with pytest.raises(UsageError, match="compile False there, 'aot' now") as error:
         _run(plates, out, weights, cache_dir=cache, resume=True)
