@@ -104,8 +104,11 @@ def upgrade_weights(
 
     Version 1's output block ended in a ReLU whose foreground rows predicted the colour
     itself; version 2 reads those rows as a correction to the frame. Zeroing their conv
-    weights and their batch-norm shift and running mean makes the correction exactly zero,
-    so the upgraded network returns the frame as its foreground until trained.
+    weights and their batch-norm scale, shift and running mean makes the correction exactly
+    zero, so the upgraded network returns the frame as its foreground until trained. The
+    scale matters for training: batch norm in training mode divides the (zero-weight,
+    near-zero) conv output by its own batch spread, so with the scale left at 1 the first
+    step would turn the correction into unit-variance noise; at 0 it grows as the loss asks.
     """
     if metadata.get("format_version") != "1":
         raise WeightsError(
@@ -113,7 +116,7 @@ def upgrade_weights(
             f"{metadata.get('format_version')!r}"
         )
     out = {k: v.clone() for k, v in tensors.items()}
-    for name in ("0.weight", "1.bias", "1.running_mean"):
+    for name in ("0.weight", "1.weight", "1.bias", "1.running_mean"):
         key = f"{_FOREGROUND_ROWS}.{name}"
         if key not in out:
             raise WeightsError(f"not a matting network checkpoint: no {key}")

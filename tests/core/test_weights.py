@@ -99,6 +99,10 @@ def test_upgrade_keeps_alpha_bit_identical_and_returns_the_frame_as_foreground(
     v1_alpha = torch.relu(raw[0][:, 3:]).clamp(max=1.0)
     assert torch.equal(out.alpha.flatten(0, 1), v1_alpha)
     assert torch.equal(out.foreground, frames)
+    # Training mode too: batch norm's scale is zero on the foreground rows, so the first
+    # training step does not blow the zero correction up to the batch's unit variance.
+    with torch.no_grad():
+        assert torch.equal(upgraded.train()(frames).foreground, frames)
 
 
 def test_upgrade_refuses_what_is_not_version_1(lite_network, tmp_path, capsys):

@@ -1,0 +1,136 @@
+"""Train the output block's foreground rows alone, on a distillation run's cached clips.
+
+    python -m training.foreground_head runs/distill-stage3 --variant memory --steps 150
+    python -m training.foreground_head runs/distill-stage3 --variant ablated --steps 150
+
+The last stage of the recipe for the foreground (docs/weights.md). Everything but the three
+foreground rows of the output block's last conv and batch norm is frozen and runs in eval
+mode, and the alpha row's gradient is zeroed, so alpha is bit-identical to the input
+weights'; batch norm runs on its fixed statistics, so training and use see the same
+function. The rows' batch-norm scale and shift start at zero (the frame itself is the
+foreground) and grow as the loss asks: the alpha-weighted L1 of the foreground against the
+clips' targets (true where the clip has them, else the teacher's) plus half that against
+the teacher's. The teacher's targets and the composites come from ``<run>/cache.pt``, as
+``python -m training.distill`` left them.
+
+Writes ``<run>/<variant>/foreground.safetensors`` unless ``-o`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from core.runtime import autocast, resolve_precision
+from core.weights import WeightsError, load_network, read_weights, save_weights
+from training.distill import ClipSet, VariantConfig, _batch
+
+FOREGROUND = slice(0, 3)
+
+
+def train_foreground_head(
+    network, clips: ClipSet, variant: VariantConfig, steps: int, lr: float = 2e-3, seed: int = 0
+) -> list[float]:
+    """Trains ``network.decoder.output.stage2``'s foreground rows in place; returns the
+    per-step losses. ``network`` stays in eval mode throughout."""
+    network.eval()
+    for p in network.parameters():
+        p.requires_grad_(False)
+    conv, norm = network.decoder.output.stage2
+    with torch.no_grad():
+        norm.weight[FOREGROUND] = 0.0
+        norm.bias[FOREGROUND] = 0.0
+    params = [conv.weight, norm.weight, norm.bias]
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    hidden: list[torch.Tensor] = []
+    hook = network.decoder.output.stage1.register_forward_hook(
+        lambda module, args, out: hidden.append(out.detach().float())
+    )
+    precision = resolve_precision("auto", torch.device("cpu"), training="bf16")
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    try:
+        for step in range(steps):
+            com, fgr, pha, tfgr, tpha = _batch(clips, variant, generator, "cpu")
+            hidden.clear()
+            with torch.no_grad(), autocast(precision, torch.device("cpu")):
+                network(com)
+            h, w = com.shape[-2:]
+            residual = network.decoder.output.stage2(hidden[0])[:, FOREGROUND, :h, :w]
+            image = com.flatten(0, 1)
+            out = network.foreground(image, residual)
+            pha, tpha = pha.flatten(0, 1), tpha.flatten(0, 1)
+            loss = F.l1_loss(pha * out, pha * fgr.flatten(0, 1)) + 0.5 * F.l1_loss(
+                tpha * out, tpha * tfgr.flatten(0, 1)
+            )
+            loss.backward()
+            for p in params:  # the alpha row stays as it was
+                p.grad[3:] = 0
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            if (step + 1) % 25 == 0:
+                print(f"step {step + 1}/{steps}: loss {sum(losses[-25:]) / 25:.4f}", flush=True)
+            lr_now = lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps)))
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr_now)
+    finally:
+        hook.remove()
+        for p in params:
+            p.requires_grad_(False)
+    return losses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.foreground_head", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("run", type=Path, help="a training.distill run folder (cache.pt)")
+    parser.add_argument("--variant", default="memory")
+    parser.add_argument("--weights", type=Path, help="default: <run>/<variant>/final.safetensors")
+    parser.add_argument("--clip-length", type=int, help="default: 4, or 1 for 'ablated'")
+    parser.add_argument("--batch-size", type=int, help="default: 2, or 8 for 'ablated'")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("-o", "--output", type=Path)
+    args = parser.parse_args(argv)
+    weights = args.weights or args.run / args.variant / "final.safetensors"
+    cache = args.run / "cache.pt"
+    if not cache.is_file():
+        parser.exit(2, f"memmatte: {cache}: no cached clips (run python -m training.distill)\n")
+    try:
+        network = load_network(weights)
+        _, meta = read_weights(weights)
+    except WeightsError as exc:
+        parser.exit(2, f"memmatte: {exc}\n")
+    ablated = args.variant.startswith("ablated")
+    variant = VariantConfig(
+        args.variant,
+        clip_length=args.clip_length or (1 if ablated else 4),
+        batch_size=args.batch_size or (8 if ablated else 2),
+    )
+    stored = torch.load(cache, weights_only=True)
+    clips = ClipSet(**{k: v for k, v in stored.items() if k != "key"})
+    start = time.perf_counter()
+    losses = train_foreground_head(network, clips, variant, args.steps, args.lr)
+    output = args.output or args.run / args.variant / "foreground.safetensors"
+    reserved = {"format", "format_version", "config", "stage", "auto_long_side"}
+    extra = {k: v for k, v in meta.items() if k not in reserved}
+    record = {"steps": args.steps, "lr": args.lr, "from": str(weights)}
+    record |= {"clip_length": variant.clip_length, "batch_size": variant.batch_size}
+    extra["foreground_head"] = json.dumps(record)
+    save_weights(network, output, stage="foreground-head", metadata=extra)
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    print(f"{output}: {args.steps} steps in {time.perf_counter() - start:.0f} s, "
+          f"loss {first:.4f} -> {last:.4f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
