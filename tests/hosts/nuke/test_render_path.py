@@ -66,6 +66,8 @@ def _gizmo_knobs(gizmo) -> dict:
             knobs[knob.name] = token is not None and token.text == "true"
         elif knob.type == 3:
             knobs[knob.name] = int(token.text) if token else 0
+        elif knob.type == 4:  # an enumeration's value() is its item's name: the first
+            knobs[knob.name] = token.text if token else knob.flags["M"].split()[0]
         else:
             knobs[knob.name] = token.text if token else ""
     return knobs
