@@ -247,7 +247,8 @@ def test_cancel_stops_promptly_and_leaves_only_complete_files(tmp_path, weights)
 
 def test_nan_inf_and_negative_pixels_are_sanitised_and_counted_once_per_shot(tmp_path, weights):
     paths = write_shot(tmp_path / "in", 5)
-    for path, damage in zip(paths[1:4], ([np.nan, np.inf, -1.0], [-0.25, 0, 0], [-3e-7] * 3)):
+    damages = ([np.nan, np.inf, -1.0], [-0.25, 0, 0], [-3e-7] * 3)
+    for path, damage in zip(paths[1:4], damages, strict=True):
         _, px = read_pixels(path)
         px[0, 0] = damage
         write_image(path, px, "float")
