@@ -177,8 +177,9 @@ def step_frames(shot: Shot, options: BatchOptions) -> list[int]:
 def chunk_sizes(frames: Sequence[int], chunk_size: int) -> list[int]:
     """The frame count of each task Open Job Description makes of a step's ``frames``: each
     run of consecutive frames is split into the fewest chunks of at most ``chunk_size``,
-    balanced to sizes that differ by one at most (24 frames, chunk size 10 → 8, 8, 8), as
-    the specification's reference implementation (openjd-model) divides CONTIGUOUS chunks."""
+    balanced to sizes that differ by one at most (24 frames, chunk size 10 → 8, 8, 8), in
+    the order the specification's reference implementation (openjd-model) divides CONTIGUOUS
+    chunks."""
     sizes: list[int] = []
     run = 0
     for i, frame in enumerate(frames):
@@ -186,7 +187,10 @@ def chunk_sizes(frames: Sequence[int], chunk_size: int) -> list[int]:
         if i + 1 == len(frames) or frames[i + 1] != frame + 1:
             count = -(-run // chunk_size)
             small, extra = divmod(run, count)
-            sizes += [small + 1] * extra + [small] * (count - extra)
+            chunks = [small] * count
+            for k in range(extra):  # the larger chunks spread out, as openjd-model does
+                chunks[k * count // extra] += 1
+            sizes += chunks
             run = 0
     return sizes
 
