@@ -156,3 +156,14 @@ def test_layers_need_an_exr_output(png_shot, tmp_path, weights):
         _run(plates, tmp_path / "out/m.####.png", weights, layout="layers")
     with pytest.raises(UsageError, match=r"--rgb plate"):
         _run(plates, tmp_path / "out/m.####.exr", weights, layout="alpha", rgb="plate")
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_alpha_only_integer_outputs_are_a_grey_matte(png_shot, tmp_path, weights, ext):
+    paths, plates = png_shot
+    _run(plates, tmp_path / f"out/m.####{ext}", weights, layout="alpha")
+    alpha = _network(paths, weights, "sRGB")[2][0]
+    spec, px = _read(tmp_path / f"out/m.1003{ext}")
+    assert spec.nchannels == 1 and spec.format == oiio.TypeDesc("uint16")
+    assert float(alpha.std()) > 0.05
+    assert np.abs(px[..., 0] - alpha).max() <= 0.5 / 65535 + 1e-6

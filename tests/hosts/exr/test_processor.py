@@ -286,10 +286,14 @@ def test_other_formats_are_read(tmp_path, weights, ext, pixel_type):
     report = _run(str(tmp_path / f"in/plate.####{ext}"), None, weights)
     assert report.written == (1001, 1002)
     spec, _ = read_pixels(tmp_path / "in/matte/plate.1001.exr")
-    space = json.loads(spec.getattribute("memmatte"))["colorspace"]
+    stamp = json.loads(spec.getattribute("memmatte"))
+    space = stamp["colorspace"]
     # Float data is scene-linear; integer data is sRGB (the network's own space).
     assert conversion(space).identity == (pixel_type != "float")
     assert pixel_type != "float" or space == "lin_rec709"
+    # Either way the EXR is scene-linear, and its header says so.
+    assert stamp["output_colorspace"] == spec.get_string_attribute("oiio:ColorSpace")
+    assert oiio.ColorConfig().equivalent(stamp["output_colorspace"], "lin_rec709")
 
 
 def test_the_bundled_sample_shot_is_matted(tmp_path, weights):
