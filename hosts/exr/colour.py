@@ -4,9 +4,11 @@ Conversions go through OpenImageIO's OpenColorIO, with the config named by ``$OC
 without it, OCIO's built-in ``ocio://default`` config. The network was trained on sRGB
 images in [0, 1]: a plate is converted to sRGB and clipped to [0, 1] for the network only
 (highlights above sRGB 1.0, i.e. scene-linear 1.0, are clipped in what the network sees).
-The network's foreground is converted back to the plate's space, so it composites over the
-plate in the plate's own space; it is therefore bounded by the sRGB range (scene-linear
-[0, 1]). For highlight detail use the plate times the matte (``--layers`` carries both).
+The network's foreground is converted to the output's space (``output_space``): an EXR is
+scene-linear (the plate's space when that is scene-linear, so it composites over the plate
+in the plate's own space; else scene-linear Rec.709), a PNG or TIFF keeps the plate's
+encoding. It is bounded by the sRGB range (scene-linear [0, 1]); for highlight detail use
+the plate times the matte (``--rgb plate``, or ``--layers``, which carries both).
 
 A conversion that applies one curve to each channel (scene-linear Rec.709 ↔ sRGB in the
 built-in config) runs as lookup tables sampled from OCIO (``hosts.exr.curves``): exact for

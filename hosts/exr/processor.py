@@ -1,4 +1,4 @@
-"""The image-sequence processor: plates on disk → one matte EXR per frame.
+"""The image-sequence processor: plates on disk → one matte file (EXR, PNG or TIFF) per frame.
 
     from hosts.exr import process_shot
     report = process_shot("shots/plate.####.exr", weights="checkpoint.safetensors",
