@@ -248,7 +248,8 @@ def process_shot(
 
     input_pattern: a sequence pattern, file or glob that names exactly one shot (or a
     ``Shot``). rgb: what the "rgba" layout's R, G, B hold: "foreground" (the network's) or
-    "plate" (the plate's own pixels, premultiplied: plate × alpha). io_threads: reader and writer threads each (0: half the cores, 2 to 8).
+    "plate" (the plate's own pixels, premultiplied: plate × alpha). io_threads: reader and
+    writer threads each (0: half the cores, 2 to 8).
     Returns a ``ShotReport``; raises ``BatchError`` subclasses (``UsageError``,
     ``BadInputError``, ``OutputError``, ``Cancelled``) with a message naming the file.
     Setting ``cancel`` stops after the frame in flight; finished outputs stay, nothing
