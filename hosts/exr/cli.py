@@ -3,8 +3,8 @@ processor.
 
 Text output goes to stderr (a progress bar per shot on a terminal that reports its width,
 one line per event otherwise); ``--log-format json`` prints one JSON object per event on
-stdout instead, for farm log parsers, as the records of ``hosts.client.events`` (docs/farm.md, "The event
-schema"). Exit codes are listed in ``--help`` and docs/farm.md.
+stdout instead, for farm log parsers, as the records of ``hosts.client.events``
+(docs/farm.md, "The event schema"). Exit codes are listed in ``--help`` and docs/farm.md.
 """
 
 from __future__ import annotations
