@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -281,6 +282,22 @@ def _scripted_pad_to_stride(image: Tensor, stride: int) -> Tensor:
     return F.pad(image, [0, pad_w, 0, pad_h], mode="replicate")
 
 
+@contextlib.contextmanager
+def _key_width_is_constant() -> Iterator[None]:
+    """Silences the one TracerWarning that tracing the network gives, which is harmless:
+    ``read_memory`` divides the attention by sqrt(Ck) with ``math.sqrt`` of the query's
+    channel count, so the trace records that number as a constant ("might not generalize to
+    other inputs"). Ck is the key width, fixed by the weights' shapes, the same at every
+    frame size and ratio (tests/core/test_export.py compares other sizes with eager)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Converting a tensor to a Python float",
+            category=torch.jit.TracerWarning,
+        )
+        yield
+
+
 class FlexibleMatting(nn.Module):
     """(1, 9, H, W) frames t-2, t-1, t and a downsample ratio → (1, 4, H, W) foreground RGB
     + alpha, for any H, W and ratio; a ratio <= 0 picks the checkpoint's auto ratio.
@@ -302,9 +319,12 @@ class FlexibleMatting(nn.Module):
         padded = pad_to_stride(image_lr)
         encode = _Encode(network)
         low_args = (padded, *encode(padded), image_lr)
-        self.encode = torch.jit.trace(encode, padded, check_trace=False)
-        self.low_refine = torch.jit.trace(_MatteLow(network, True), low_args, check_trace=False)
-        self.low_plain = torch.jit.trace(_MatteLow(network, False), low_args, check_trace=False)
+        with _key_width_is_constant():
+            self.encode = torch.jit.trace(encode, padded, check_trace=False)
+            low_refine = _MatteLow(network, True)
+            self.low_refine = torch.jit.trace(low_refine, low_args, check_trace=False)
+            low_plain = _MatteLow(network, False)
+            self.low_plain = torch.jit.trace(low_plain, low_args, check_trace=False)
         coefficients = self.low_refine(*low_args)
         self.apply_full = torch.jit.trace(
             _Apply(), (frames[CURRENT:], coefficients), check_trace=False
@@ -353,7 +373,14 @@ def export(
     example = torch.rand(1, 9, height, width)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    # The graph is for this one size and ratio by design, so the tracer's warnings that
+    # sizes become constants ("might not generalize to other inputs") are all expected.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # The TorchScript-based ONNX exporter is chosen on purpose (dynamo=False below).
+        warnings.filterwarnings(
+            "ignore", message=r"You are using the legacy TorchScript-based ONNX export"
+        )
         if fmt == "torchscript":
             with _legacy_padding() if legacy_ops else contextlib.nullcontext():
                 traced = torch.jit.trace(model, example, check_trace=False)

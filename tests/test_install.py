@@ -65,3 +65,25 @@ def test_the_main_job_needs_no_extras(tmp_path):
         for dist in owners.get(module, [])
     }
     assert used - {"memmatte"} <= allowed, sorted(used - allowed - {"memmatte"})
+
+
+def test_the_package_metadata_builds_without_deprecation_warnings():
+    """setuptools reads pyproject.toml as a build does, and warns about nothing (a licence
+    as a TOML table stops building in February 2027): an SPDX licence expression, the
+    licence texts that ship with the weights, and the ``memmatte`` console command."""
+    import warnings
+
+    from setuptools.config import pyprojecttoml
+    from setuptools.dist import Distribution
+
+    dist = Distribution()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pyprojecttoml.apply_configuration(dist, str(ROOT / "pyproject.toml"))
+    assert [str(w.message).splitlines()[0] for w in caught] == []
+    assert dist.metadata.license_expression == "Apache-2.0"
+    assert dist.entry_points["console_scripts"] == ["memmatte = core.batch:main"]
+    for text in dist.metadata.license_files:
+        assert (ROOT / text).is_file()
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    assert "setuptools>=77" in build["requires"]  # the first to read license-files

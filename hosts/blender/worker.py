@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .client import events, python, runner
@@ -160,8 +160,7 @@ class MatteJob:
 
     def start(self) -> MatteJob:
         self.staging.mkdir(parents=True, exist_ok=True)
-        total = sum(s.frames for s in self.stages)
-        self._set(Progress("running", self.stages[0].label, 0, total))
+        self._set(Progress("running", self.stages[0].label, 0, self.stages[0].frames))
         self._thread = threading.Thread(target=self._run, name="memmatte-job", daemon=True)
         self._thread.start()
         return self
@@ -215,28 +214,30 @@ class MatteJob:
             self._progress = progress
 
     def _run(self) -> None:
-        done_before = 0
-        total = sum(s.frames for s in self.stages)
+        # Each stage counts its own frames ("Reading footage 3/8", then "Matting 3/8"): the
+        # stages go over the same frames, so a sum over them would count each frame twice.
+        last = self.stages[-1]
         try:
             for stage in self.stages:
                 if self._cancelled.is_set():
                     break
-                outcome = self._run_stage(stage, done_before, total)
+                outcome = self._run_stage(stage)
                 if outcome is not None:
-                    self._set(Progress("failed", stage.label, done_before, total, outcome))
+                    self._set(replace(self.progress(), state="failed", message=outcome))
                     return
-                done_before += stage.frames
             if self._cancelled.is_set():
-                self._set(Progress("cancelled", "", 0, total, "Cancelled"))
+                self._set(Progress("cancelled", "", 0, last.frames, "Cancelled"))
                 return
             self._publish()
-            self._set(Progress("done", self.stages[-1].label, total, total))
+            self._set(Progress("done", last.label, last.frames, last.frames))
         except Exception as error:  # the thread must always end in a final state
-            self._set(Progress("failed", "", done_before, total, f"memmatte job failed: {error}"))
+            self._set(
+                replace(self.progress(), state="failed", message=f"memmatte job failed: {error}")
+            )
         finally:
             self._cleanup()
 
-    def _run_stage(self, stage: Stage, done_before: int, total: int) -> str | None:
+    def _run_stage(self, stage: Stage) -> str | None:
         """Runs one stage; returns an error message, or None when it succeeded (or was cancelled)."""
         process = runner.Process(stage.command, cwd=self.staging, grace=CANCEL_GRACE)
         self._process = process
@@ -252,13 +253,13 @@ class MatteJob:
         if self._cancelled.is_set():  # cancel() may have run before the process existed
             process.cancel()
         finished: set[int] = set()
-        self._set(Progress("running", stage.label, done_before, total))
+        self._set(Progress("running", stage.label, 0, stage.frames))
 
         def on_event(event: events.Event) -> None:
             if isinstance(event, events.Frame):
                 finished.add(event.frame)
-                done = done_before + min(len(finished), stage.frames)
-                self._set(Progress("running", stage.label, done, total))
+                done = min(len(finished), stage.frames)
+                self._set(Progress("running", stage.label, done, stage.frames))
 
         outcome = process.follow(on_event)
         self._process = None

@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 LAYOUTS = ("rgba", "alpha", "layers")
+RGB_SOURCES = ("foreground", "plate")
 COMPILE_MODES = ("cached", "aot", "eager")
 """cached: compiled graphs when the cache has them (the default); aot: ``--compile``;
 eager: ``--eager``."""
@@ -31,7 +32,9 @@ class BatchCommand:
     """The options of one ``python -m core.batch`` run (see its ``--help``).
 
     inputs: plates (globs, files, folders, sequence patterns). layout: "rgba", "alpha"
-    (``--alpha-only``) or "layers" (``--layers``). compile: see ``COMPILE_MODES``.
+    (``--alpha-only``) or "layers" (``--layers``). rgb: ``--rgb``, the colour of RGBA
+    outputs: "foreground" or "plate" (the plate's pixels, times alpha when premultiplied).
+    compile: see ``COMPILE_MODES``.
     precompile: only fill the compiled-graph cache (not with compile "aot" or "eager").
     template_python: ``--python``, the interpreter an ``--emit-openjd`` template's tasks run.
     trust_cache_group: ``--trust-cache-group``, the group whose members may write a shared
@@ -45,6 +48,7 @@ class BatchCommand:
     colorspace: str | None = None
     channels: str | None = None
     layout: str = "rgba"
+    rgb: str = "foreground"
     unpremultiplied: bool = False
     compression: str = "zip"
     pixel_type: str = "half"
@@ -72,6 +76,7 @@ class BatchCommand:
             raise ValueError("inputs: at least one plate")
         for name, value, allowed in (
             ("layout", self.layout, LAYOUTS),
+            ("rgb", self.rgb, RGB_SOURCES),
             ("compile", self.compile, COMPILE_MODES),
             ("log_format", self.log_format, LOG_FORMATS),
         ):
@@ -95,6 +100,7 @@ class BatchCommand:
             ("--frames", self.frames, None),
             ("--colorspace", self.colorspace, None),
             ("--channels", self.channels, None),
+            ("--rgb", self.rgb, "foreground"),
             ("--compression", self.compression, "zip"),
             ("--pixel-type", self.pixel_type, "half"),
             ("--downsample-ratio", self.downsample_ratio, "auto"),

@@ -1,6 +1,8 @@
-"""The image-sequence processor: EXR (and any OpenImageIO format) plates → matte EXRs.
+"""The image-sequence processor: EXR (and any OpenImageIO format) plates → matte EXRs
+(scene-linear), or 16-bit PNG/TIFF mattes in the plates' encoding.
 
-Command line: ``python -m core.batch shots/*.exr`` (see docs/farm.md). Python:
+Command line: ``memmatte shots/*.exr``, the same as ``python -m core.batch shots/*.exr`` (see
+docs/farm.md). Python:
 
     from hosts.exr import process_shot
     process_shot("shots/plate.####.exr", resume=True)  # the bundled weights

@@ -1,9 +1,10 @@
-"""``python -m core.batch``: the command line of the image-sequence processor.
+"""``memmatte`` (also ``python -m core.batch``): the command line of the image-sequence
+processor.
 
-Text output goes to stderr (a progress bar per shot on a terminal, one line per event
-otherwise); ``--log-format json`` prints one JSON object per event on stdout instead, for
-farm log parsers, as the records of ``hosts.client.events`` (docs/farm.md, "The event
-schema"). Exit codes are listed in ``--help`` and docs/farm.md.
+Text output goes to stderr (a progress bar per shot on a terminal that reports its width,
+one line per event otherwise); ``--log-format json`` prints one JSON object per event on
+stdout instead, for farm log parsers, as the records of ``hosts.client.events``
+(docs/farm.md, "The event schema"). Exit codes are listed in ``--help`` and docs/farm.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hosts.client import events
 from hosts.client.command import BatchCommand
 from hosts.exr import errors
 from hosts.exr.errors import BatchError, Cancelled
-from hosts.exr.io import COMPRESSIONS, PIXEL_TYPES, OutputFormat
+from hosts.exr.io import COMPRESSIONS, PIXEL_TYPES, RGB_SOURCES, OutputFormat
 from hosts.exr.processor import BatchOptions, BatchReport, Event, process
 
 EPILOG = """\
@@ -36,6 +37,14 @@ processed one after another.
 
 output pattern: {dir} is the plate's folder and {name} its base name; each # is one digit
 of the frame number (%04d and $F4 work too). Default: {dir}/matte/ with the plate's names.
+The extension picks the file type: .exr (default: half float, scene-linear; PNG, JPEG and
+integer TIFF plates are decoded from sRGB, or from --colorspace), or .png / .tif (16-bit,
+in the plate's own encoding; PNG alpha is straight, TIFF alpha premultiplied unless
+--unpremultiplied).
+
+warnings: NaN, Inf and negative plate values are replaced (by 0, 65504 and 0) before the
+network sees them; written frames with NaN, Inf or values below -1e-4 are counted in one
+warning per shot (smaller negatives are rounding noise and replaced silently).
 
 exit codes:
   0    every shot done
@@ -49,10 +58,15 @@ exit codes:
 """
 
 
+PROG = "memmatte"
+"""The console command (pyproject [project.scripts]); ``python -m core.batch`` is the same."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m core.batch",
-        description="Matte image sequences (EXR, DPX, TIFF, PNG, JPEG) into EXRs with memmatte.",
+        prog=PROG,
+        description="Matte image sequences (EXR, DPX, TIFF, PNG, JPEG) with memmatte "
+        "(also run as python -m core.batch).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -81,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers",
         action="store_true",
         help="write the plate untouched plus matte.A and fg.R/G/B in one EXR",
+    )
+    p.add_argument(
+        "--rgb",
+        choices=RGB_SOURCES,
+        default="foreground",
+        help="what R, G, B hold: the network's foreground (default) or the plate's own "
+        "pixels (premultiplied: plate x alpha, as the Blender node's Image output)",
     )
     p.add_argument(
         "--unpremultiplied",
@@ -207,7 +228,9 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         frames=args.frames,
         colorspace=args.colorspace,
         channels=args.channels,
-        format=OutputFormat(layout, not args.unpremultiplied, args.pixel_type, args.compression),
+        format=OutputFormat(
+            layout, not args.unpremultiplied, args.pixel_type, args.compression, args.rgb
+        ),
         resume=args.resume,
         downsample_ratio=args.downsample_ratio,
         device=args.device,
@@ -233,6 +256,7 @@ def command(args: argparse.Namespace) -> BatchCommand:
         colorspace=args.colorspace,
         channels=args.channels,
         layout=layout,
+        rgb=args.rgb,
         unpremultiplied=args.unpremultiplied,
         compression=args.compression,
         pixel_type=args.pixel_type,
@@ -258,7 +282,14 @@ def command(args: argparse.Namespace) -> BatchCommand:
 def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) -> int:
     import torch
 
-    from hosts.exr.openjd import MAX_CHUNK, job_template, values_path, write_template
+    from hosts.exr.openjd import (
+        MAX_CHUNK,
+        chunk_sizes,
+        job_template,
+        step_frames,
+        values_path,
+        write_template,
+    )
     from hosts.exr.processor import check_outputs
     from hosts.exr.sequence import find_shots
 
@@ -282,15 +313,31 @@ def _emit_openjd(args: argparse.Namespace, options: BatchOptions, out: _Output) 
         trusted_group=args.trust_cache_group,
     )
     path = write_template(args.emit_openjd, template, values)
+    steps = template["steps"]
+    matte_steps = [step["name"] for step in steps if "parameterSpace" in step]
+    tasks = [
+        f"{name!r}: {_describe_chunks(chunk_sizes(step_frames(shot, options), args.chunk_size))}"
+        for name, shot in zip(matte_steps, shots, strict=True)
+    ]
     out.note(
         events.OpenJD(
-            f"wrote {path} ({len(shots)} step(s), chunks of {args.chunk_size}, --threads "
-            f"{threads}) and its path "
-            f"values {values_path(path)}; run locally: openjd run {path} "
-            f"-p file://{values_path(path)} --step '{template['steps'][0]['name']}'"
+            f"wrote {path} ({len(steps)} step(s): "
+            + ("'precompile', then " if len(steps) > len(shots) else "")
+            + "; ".join(tasks)
+            + f"; --threads {threads}) and its path values {values_path(path)}; Open Job "
+            f"Description splits each step's frames into the fewest chunks of at most "
+            f"--chunk-size {args.chunk_size} and balances their sizes; run locally: openjd run "
+            f"{path} -p file://{values_path(path)} --step '{steps[0]['name']}'"
         )
     )
     return errors.EXIT_OK
+
+
+def _describe_chunks(sizes: list[int]) -> str:
+    """[8, 8, 8] → "3 task(s) of 8 frame(s)"; [4, 3] → "2 task(s) of 3-4 frame(s)"."""
+    low, high = min(sizes), max(sizes)
+    each = f"{low}" if low == high else f"{low}-{high}"
+    return f"{len(sizes)} task(s) of {each} frame(s)"
 
 
 @contextlib.contextmanager
@@ -332,7 +379,9 @@ class _Output:
         self._on_broken_pipe = on_broken_pipe
         self.quiet = quiet
         self.stream = stream or (sys.stdout if self.json else sys.stderr)
-        self.tty = not self.json and not quiet and self.stream.isatty()
+        # A terminal that reports no width (a pseudo-terminal left at 0 columns by `script`
+        # or a farm wrapper) gets the per-frame lines: tqdm would draw nothing there.
+        self.tty = not self.json and not quiet and _columns(self.stream) > 0
         self._bar = None
         self._started = time.perf_counter()
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -360,7 +409,7 @@ class _Output:
             return
         if self.quiet:
             return
-        if self.tty and e.kind == "shot_start":
+        if self.tty and e.kind == "shot_start" and e.total:
             from tqdm import tqdm
 
             self._bar = tqdm(total=e.total, desc=e.shot, unit="frame", file=self.stream)
@@ -425,6 +474,15 @@ class _Output:
             self._broken(stream)
 
 
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` writes to; 0 when it is no terminal or reports
+    none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def _describe(e: Event) -> str:
     if e.kind == "shot_start":
         return f"{e.shot}: {e.total} frame(s) → {e.path}"
@@ -442,6 +500,8 @@ def _describe(e: Event) -> str:
         return f"removed stale temporary file {e.path}"
     if e.kind == "compiled":
         return f"{e.shot}: {e.message}"
+    if e.kind == "shot_done" and e.total == 0:
+        return f"{e.shot}: complete, nothing left to write"
     if e.kind == "shot_done":
         rate = e.done / e.seconds if e.seconds else 0.0
         return f"{e.shot}: {e.done} frame(s) in {e.seconds:.1f} s ({rate:.2f} frames/s)"

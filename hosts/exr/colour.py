@@ -4,9 +4,11 @@ Conversions go through OpenImageIO's OpenColorIO, with the config named by ``$OC
 without it, OCIO's built-in ``ocio://default`` config. The network was trained on sRGB
 images in [0, 1]: a plate is converted to sRGB and clipped to [0, 1] for the network only
 (highlights above sRGB 1.0, i.e. scene-linear 1.0, are clipped in what the network sees).
-The network's foreground is converted back to the plate's space, so it composites over the
-plate in the plate's own space; it is therefore bounded by the sRGB range (scene-linear
-[0, 1]). For highlight detail use the plate times the matte (``--layers`` carries both).
+The network's foreground is converted to the output's space (``output_space``): an EXR is
+scene-linear (the plate's space when that is scene-linear, so it composites over the plate
+in the plate's own space; else scene-linear Rec.709), a PNG or TIFF keeps the plate's
+encoding. It is bounded by the sRGB range (scene-linear [0, 1]); for highlight detail use
+the plate times the matte (``--rgb plate``, or ``--layers``, which carries both).
 
 A conversion that applies one curve to each channel (scene-linear Rec.709 ↔ sRGB in the
 built-in config) runs as lookup tables sampled from OCIO (``hosts.exr.curves``): exact for
@@ -86,17 +88,39 @@ def default_space(spec: oiio.ImageSpec) -> str:
     return linear_space() if spec.format.basetype in _FLOAT_FORMATS else network_space()
 
 
+NEGATIVE_TOLERANCE = 1e-4
+"""Negative values down to -1e-4 are rounding noise (renderers and resamplers leave them around
+-1e-7): they are replaced by 0 like any negative, but not reported. Scene-linear 1e-4 is a
+third of an 8-bit sRGB code value (1e-4 × 12.92 × 255 ≈ 0.33), so replacing it changes nothing
+a viewer shows; anything more negative is reported."""
+
+_HALF_TOLERANCE_BITS = int(np.float16(NEGATIVE_TOLERANCE).view(np.uint16))
+
+
 @dataclass(frozen=True)
 class SanitiseCounts:
-    """Values replaced in a frame: NaN → 0, -Inf → 0, +Inf → 65504, negative → 0."""
+    """Values replaced in a frame: NaN → 0, -Inf → 0, +Inf → 65504, negative → 0.
+
+    negative: values below ``-NEGATIVE_TOLERANCE``; tiny: negative values within it (replaced
+    too, never reported)."""
 
     nan: int = 0
     inf: int = 0
     negative: int = 0
+    tiny: int = 0
 
     @property
     def total(self) -> int:
+        """Values worth a warning: NaN, Inf and negatives beyond the tolerance."""
         return self.nan + self.inf + self.negative
+
+    def __add__(self, other: SanitiseCounts) -> SanitiseCounts:
+        return SanitiseCounts(
+            self.nan + other.nan,
+            self.inf + other.inf,
+            self.negative + other.negative,
+            self.tiny + other.tiny,
+        )
 
 
 def sanitise(rgb: np.ndarray) -> tuple[np.ndarray, SanitiseCounts]:
@@ -114,9 +138,10 @@ def sanitise(rgb: np.ndarray) -> tuple[np.ndarray, SanitiseCounts]:
     nan = int(np.isnan(rgb).sum()) if not all_finite else 0
     inf = int((~finite).sum()) - nan
     negative = int((rgb < 0).sum()) - int(np.isneginf(rgb).sum())
+    beyond = int((rgb < -NEGATIVE_TOLERANCE).sum()) - int(np.isneginf(rgb).sum())
     clean = np.nan_to_num(rgb, nan=0.0, posinf=HALF_MAX, neginf=0.0)
     np.maximum(clean, 0.0, out=clean)
-    return clean, SanitiseCounts(nan, inf, negative)
+    return clean, SanitiseCounts(nan, inf, beyond, negative - beyond)
 
 
 def _sanitise_half(rgb: np.ndarray) -> tuple[np.ndarray, SanitiseCounts]:
@@ -130,9 +155,10 @@ def _sanitise_half(rgb: np.ndarray) -> tuple[np.ndarray, SanitiseCounts]:
     nan = magnitude > 0x7C00
     inf = magnitude == 0x7C00
     negative = sign & (magnitude != 0) & ~nan & ~inf
+    beyond = int((negative & (magnitude > _HALF_TOLERANCE_BITS)).sum())
     clean = np.where(sign | nan, np.uint16(0), bits)
     clean[bits == 0x7C00] = 0x7BFF  # +Inf → 65504
-    counts = SanitiseCounts(int(nan.sum()), int(inf.sum()), int(negative.sum()))
+    counts = SanitiseCounts(int(nan.sum()), int(inf.sum()), beyond, int(negative.sum()) - beyond)
     return clean.view(np.float16), counts
 
 
@@ -219,3 +245,45 @@ def _conversion(plate_space: str, config: str) -> Conversion:
     target = network_space()
     identity = plate_space == target or _config(config).equivalent(plate_space, target)
     return Conversion(plate_space, target, config, bool(identity))
+
+
+def convert(rgb: np.ndarray, source: str, target: str) -> np.ndarray:
+    """(H, W, 3) float16 or float32 pixels in ``source`` → float32 in ``target``, through
+    lookup tables where the conversion is one curve per channel, else OCIO per pixel; a copy
+    of the input (as float32) when the two spaces are equivalent."""
+    if _equivalent(source, target, config_name()):
+        return rgb.astype(np.float32)
+    tables = _curves(config_name(), source, target, False)
+    out = tables.apply(rgb) if tables is not None else None
+    return out if out is not None else ocio_convert(rgb, source, target)
+
+
+@cache
+def _equivalent(source: str, target: str, config: str) -> bool:
+    return source == target or bool(_config(config).equivalent(source, target))
+
+
+@cache
+def is_linear(space: str) -> bool:
+    """Whether ``space`` is scene-linear: its conversion to scene-linear Rec.709 scales with
+    the light (f(2x) = 2 f(x), a matrix and no transfer curve), as for Linear Rec.709, ACEScg
+    or ACES2065-1; sRGB, gamma and log spaces are not."""
+    probe = np.array([[[0.02, 0.05, 0.1], [0.2, 0.3, 0.45]]], np.float32)
+    with np.errstate(all="ignore"):
+        once = ocio_convert(probe, space, linear_space())
+        twice = ocio_convert(2 * probe, space, linear_space())
+    return bool(np.allclose(twice, 2 * once, rtol=1e-3, atol=1e-6))
+
+
+def output_space(plate_space: str, container: str) -> str:
+    """The colour space of an output's RGB made from plates in ``plate_space``.
+
+    container ".exr": scene-linear, as EXR is by convention (and as OpenImageIO 3.0 reads
+    every EXR: it keeps no colour space name in the file): the plate's own space when it is
+    scene-linear (Linear Rec.709, ACEScg, ...), else scene-linear Rec.709 (an sRGB PNG's
+    transfer curve is decoded). Integer containers (".png", ".tif"): the plate's own
+    encoding when it has one, else sRGB (scene-linear values do not fit 16-bit integers).
+    """
+    if container == ".exr":
+        return plate_space if is_linear(plate_space) else linear_space()
+    return network_space() if is_linear(plate_space) else plate_space

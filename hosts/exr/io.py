@@ -1,16 +1,23 @@
-"""OpenImageIO reading of plates and atomic writing of matte EXRs with the plate's metadata.
+"""OpenImageIO reading of plates and atomic writing of mattes with the plate's metadata.
 
-Every output is written to ``.<name>.tmp-<pid>.exr`` in its target folder and renamed into
+Mattes are EXRs (half or float, scene-linear), or 16-bit PNG or TIFF files when the output
+pattern ends in ``.png`` or ``.tif`` (keeping the plate's encoding, e.g. sRGB; PNG alpha is
+straight, as the PNG standard defines it; TIFF alpha is premultiplied, "associated" in its
+ExtraSamples tag, unless ``--unpremultiplied``).
+
+Every output is written to ``.<name>.tmp-<pid>.<ext>`` in its target folder and renamed into
 place with ``os.replace``, so a final file name always holds a complete file, whatever
-happens to the process. Outputs carry a ``memmatte`` string attribute (JSON) recording the
-memmatte version, the weights hash, the downsample ratio, the output settings and how the
-network ran (device, precision, compiled, CPU threads); resuming trusts an existing output
-only when it opens and its stamp matches the run, and refuses one whose stamp differs.
+happens to the process. Outputs carry a ``memmatte`` string attribute (JSON; in a TIFF, whose
+writer keeps no custom attributes, the ``Software`` tag) recording the memmatte version, the
+weights hash, the downsample ratio, the output settings and how the network ran (device,
+precision, compiled, CPU threads); resuming trusts an existing output only when it opens and
+its stamp matches the run, and refuses one whose stamp differs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -31,6 +38,9 @@ from hosts.exr.errors import BadInputError, OutputError, UsageError
 oiio.attribute("openexr:core", 1)
 
 LAYOUTS = ("rgba", "alpha", "layers")
+RGB_SOURCES = ("foreground", "plate")
+"""What an output's R, G, B hold: the network's foreground, or the plate's own pixels."""
+
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 PIXEL_TYPES = ("half", "float")
 STAMP_ATTRIBUTE = "memmatte"
@@ -38,9 +48,11 @@ STAMP_KEYS = (
     "weights",
     "downsample_ratio",
     "layout",
+    "rgb",
     "premultiplied",
     "pixel_type",
     "colorspace",
+    "output_colorspace",
     "channels",
     "device",
     "precision",
@@ -52,7 +64,8 @@ whose stamp differs in any of them is refused."""
 
 # Attributes describing the file rather than the picture: never copied to an output.
 _NOT_COPIED = re.compile(r"^(oiio:|compression$|tiles$|openexr:chunkCount$)")
-_TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.exr$")
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.(exr|png|tiff?)$")
+_SOFTWARE_STAMP = "memmatte "  # a TIFF's stamp: this prefix, then the JSON
 
 
 @dataclass(frozen=True)
@@ -89,17 +102,40 @@ class Plate:
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """What a matte EXR holds.
+    """What a matte file holds.
 
-    layout: "rgba" (R, G, B foreground, A alpha), "alpha" (a single A channel) or
+    layout: "rgba" (R, G, B colour, A alpha), "alpha" (a single A channel) or
     "layers" (the plate's channels untouched, plus matte.A and fg.R, fg.G, fg.B).
-    premultiplied: foreground × alpha (the EXR convention) or not.
+    rgb: what the "rgba" layout's R, G, B are: "foreground" (the network's foreground) or
+    "plate" (the plate's own pixels, so that premultiplied they are plate × alpha).
+    premultiplied: colour × alpha (the EXR convention) or not. pixel_type: "half" or "float"
+    for EXR, "uint16" for PNG and TIFF. container: the file type (``hosts.exr.sequence.CONTAINERS``).
     """
 
     layout: str = "rgba"
     premultiplied: bool = True
     pixel_type: str = "half"
     compression: str = "zip"
+    rgb: str = "foreground"
+    container: str = ".exr"
+
+    @property
+    def integer(self) -> bool:
+        """A 16-bit PNG or TIFF rather than a float EXR."""
+        return self.container != ".exr"
+
+    def for_container(self, container: str) -> OutputFormat:
+        """This format for files of type ``container``: 16-bit integer pixels for PNG and
+        TIFF, and straight alpha for PNG (the only kind the PNG standard has)."""
+        container = container.lower()
+        if container == ".exr":
+            return dataclasses.replace(self, container=container)
+        return dataclasses.replace(
+            self,
+            container=container,
+            pixel_type="uint16",
+            premultiplied=self.premultiplied and container != ".png",
+        )
 
 
 COLOUR_LAYERS = ("rgb", "rgba", "diffuse")
@@ -228,8 +264,9 @@ def matte_pixels(
     outputs, else float32).
 
     spec, plate: the plate's header and (for the "layers" layout) its pixels. alpha: (H, W)
-    in [0, 1]. foreground: (H, W, 3) in the plate's colour space, not premultiplied (unused
-    by the "alpha" layout).
+    in [0, 1]. foreground: (H, W, 3) the output's R, G, B (the foreground or the plate's
+    colour, as ``fmt.rgb`` says) in the output's colour space, not premultiplied (unused by
+    the "alpha" layout).
     """
     height, width = alpha.shape
     if fmt.layout == "layers":
@@ -247,7 +284,7 @@ def matte_pixels(
     # Converted here to the file's type, which is cheaper than OpenImageIO converting, and
     # by torch: numpy's float32 -> float16 cast is scalar code that slows down tenfold on
     # the tiny values of a soft matte's tails (subnormal halves), 100-300 ms a 1080p frame.
-    dtype = torch.float16 if fmt.pixel_type == "half" else torch.float32
+    dtype = torch.float16 if fmt.pixel_type == "half" else torch.float32  # uint16: OIIO
     a = torch.from_numpy(np.ascontiguousarray(alpha, np.float32))
     if fmt.layout == "alpha":
         return ["A"], a.to(dtype).unsqueeze(-1).numpy()
@@ -270,8 +307,9 @@ def output_spec(
 ) -> oiio.ImageSpec:
     """The output header: the plate's data and display windows and every metadata attribute
     (pixel aspect, timecode, frame rate, camera matrices, studio attributes), with our
-    channels, pixel type, compression and ``memmatte`` stamp."""
-    pixel = oiio.HALF if fmt.pixel_type == "half" else oiio.FLOAT
+    channels, pixel type, compression, colour space (``oiio:ColorSpace``), alpha kind and
+    ``memmatte`` stamp."""
+    pixel = {"half": oiio.HALF, "float": oiio.FLOAT, "uint16": oiio.UINT16}[fmt.pixel_type]
     spec = oiio.ImageSpec(plate.width, plate.height, len(channels), pixel)
     spec.x, spec.y = plate.x, plate.y
     spec.full_x, spec.full_y = plate.full_x, plate.full_y
@@ -285,16 +323,24 @@ def output_spec(
     for attr in plate.extra_attribs:
         if not _NOT_COPIED.match(attr.name):
             spec.attribute(attr.name, attr.type, attr.value)
-    spec.attribute("compression", fmt.compression)
+    if not fmt.integer:
+        spec.attribute("compression", fmt.compression)
     if fmt.layout != "alpha":
         spec.attribute("oiio:ColorSpace", colorspace)
-    spec.attribute(STAMP_ATTRIBUTE, json.dumps(dict(stamp), sort_keys=True))
+    if fmt.integer and not fmt.premultiplied:
+        # Written as given and marked straight (PNG by definition; TIFF ExtraSamples 2).
+        spec.attribute("oiio:UnassociatedAlpha", 1)
+    text = json.dumps(dict(stamp), sort_keys=True)
+    if fmt.container in (".tif", ".tiff"):
+        spec.attribute("Software", _SOFTWARE_STAMP + text)
+    else:
+        spec.attribute(STAMP_ATTRIBUTE, text)
     return spec
 
 
 def temp_path(path: Path) -> Path:
-    """``.<name>.tmp-<pid>.exr`` beside ``path``."""
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}.exr")
+    """``.<name>.tmp-<pid>.<ext>`` beside ``path`` (the extension picks the writer)."""
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix.lower()}")
 
 
 def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
@@ -308,7 +354,7 @@ def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
     try:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:
-            raise OutputError(f"{path}: no EXR writer ({_clean(oiio.geterror())})")
+            raise OutputError(f"{path}: no writer ({_clean(oiio.geterror())})")
         ok = out.open(str(tmp), spec) and out.write_image(np.ascontiguousarray(pixels))
         error = out.geterror()
         ok = out.close() and ok
@@ -333,8 +379,11 @@ def read_stamp(path: Path) -> dict | None:
         return None
     try:
         text = inp.spec().get_string_attribute(STAMP_ATTRIBUTE)
+        software = inp.spec().get_string_attribute("Software")
     finally:
         inp.close()
+    if not text and software.startswith(_SOFTWARE_STAMP):
+        text = software[len(_SOFTWARE_STAMP) :]
     try:
         stamp = json.loads(text)
     except ValueError:
@@ -342,8 +391,18 @@ def read_stamp(path: Path) -> dict | None:
     return stamp if isinstance(stamp, dict) else None
 
 
+def stamp_value(stamp: Mapping[str, object], key: str) -> object:
+    """A stamp's field; for the fields that outputs of earlier versions lack, what they had:
+    the foreground as RGB, in the plates' own colour space."""
+    if key == "rgb":
+        return stamp.get(key, "foreground")
+    if key == "output_colorspace":
+        return stamp.get(key, stamp.get("colorspace"))
+    return stamp.get(key)
+
+
 def stamp_matches(stamp: Mapping[str, object] | None, expected: Mapping[str, object]) -> bool:
-    return stamp is not None and all(stamp.get(k) == expected.get(k) for k in STAMP_KEYS)
+    return stamp is not None and all(stamp_value(stamp, k) == expected.get(k) for k in STAMP_KEYS)
 
 
 def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:

@@ -116,7 +116,7 @@ def job_template(
         matte = path_parameter(
             f"Output{suffix}", _output_pattern(out), "Matte EXRs (#### is the frame number)."
         )
-        frames = frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
+        frames = step_frames(shot, options)
         chunk = replace(
             task,
             inputs=(plates,),
@@ -172,6 +172,32 @@ def job_template(
         "steps": steps,
     }
     return template, values
+
+
+def step_frames(shot: Shot, options: BatchOptions) -> list[int]:
+    """The frames of ``shot``'s step: the requested ones, else those the shot writes."""
+    return frame_set(options.frames) if options.frames else list(shot.only or shot.frames)
+
+
+def chunk_sizes(frames: Sequence[int], chunk_size: int) -> list[int]:
+    """The frame count of each task Open Job Description makes of a step's ``frames``: each
+    run of consecutive frames is split into the fewest chunks of at most ``chunk_size``,
+    balanced to sizes that differ by one at most (24 frames, chunk size 10 → 8, 8, 8), in
+    the order the specification's reference implementation (openjd-model) divides CONTIGUOUS
+    chunks."""
+    sizes: list[int] = []
+    run = 0
+    for i, frame in enumerate(frames):
+        run += 1
+        if i + 1 == len(frames) or frames[i + 1] != frame + 1:
+            count = -(-run // chunk_size)
+            small, extra = divmod(run, count)
+            chunks = [small] * count
+            for k in range(extra):  # the larger chunks spread out, as openjd-model does
+                chunks[k * count // extra] += 1
+            sizes += chunks
+            run = 0
+    return sizes
 
 
 def _action(command: BatchCommand) -> dict:

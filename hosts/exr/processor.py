@@ -1,4 +1,4 @@
-"""The image-sequence processor: plates on disk → one matte EXR per frame.
+"""The image-sequence processor: plates on disk → one matte file (EXR, PNG or TIFF) per frame.
 
     from hosts.exr import process_shot
     report = process_shot("shots/plate.####.exr", weights="checkpoint.safetensors",
@@ -45,6 +45,7 @@ from hosts.exr.io import (
     COMPRESSIONS,
     LAYOUTS,
     PIXEL_TYPES,
+    RGB_SOURCES,
     STAMP_KEYS,
     OutputFormat,
     check_channels,
@@ -54,7 +55,9 @@ from hosts.exr.io import (
     read_plate,
     read_stamp,
     remove_stale_temps,
+    select_channels,
     stamp_matches,
+    stamp_value,
     write_atomic,
 )
 from hosts.exr.sequence import Shot, find_shots, output_shot
@@ -104,9 +107,15 @@ class BatchOptions:
             (fmt.layout, LAYOUTS, "layout"),
             (fmt.compression, COMPRESSIONS, "compression"),
             (fmt.pixel_type, PIXEL_TYPES, "pixel type"),
+            (fmt.rgb, RGB_SOURCES, "--rgb"),
         ):
             if value not in allowed:
                 raise UsageError(f"unknown {name} {value!r}; choose from {', '.join(allowed)}")
+        if fmt.rgb == "plate" and fmt.layout != "rgba":
+            raise UsageError(
+                "--rgb plate chooses the colour of RGBA outputs; --alpha-only writes no colour "
+                "and --layers writes the plate and the foreground both"
+            )
         if self.frames is not None:
             frame_set(self.frames)
         check_channels(self.channels)
@@ -225,6 +234,7 @@ def process_shot(
     colorspace: str | None = None,
     channels: str | None = None,
     layout: str = "rgba",
+    rgb: str = "foreground",
     premultiplied: bool = True,
     compression: str = "zip",
     pixel_type: str = "half",
@@ -241,7 +251,9 @@ def process_shot(
     """Mattes one shot; the API the Blender and Nuke adapters use.
 
     input_pattern: a sequence pattern, file or glob that names exactly one shot (or a
-    ``Shot``). io_threads: reader and writer threads each (0: half the cores, 2 to 8).
+    ``Shot``). rgb: what the "rgba" layout's R, G, B hold: "foreground" (the network's) or
+    "plate" (the plate's own pixels, premultiplied: plate × alpha). io_threads: reader and
+    writer threads each (0: half the cores, 2 to 8).
     Returns a ``ShotReport``; raises ``BatchError`` subclasses (``UsageError``,
     ``BadInputError``, ``OutputError``, ``Cancelled``) with a message naming the file.
     Setting ``cancel`` stops after the frame in flight; finished outputs stay, nothing
@@ -252,7 +264,7 @@ def process_shot(
         frames=frames,
         colorspace=colorspace,
         channels=channels,
-        format=OutputFormat(layout, premultiplied, pixel_type, compression),
+        format=OutputFormat(layout, premultiplied, pixel_type, compression, rgb),
         resume=resume,
         downsample_ratio=downsample_ratio,
         device=device,
@@ -352,7 +364,13 @@ def check_outputs(shots: Sequence[Shot], options: BatchOptions) -> None:
     inputs = {os.path.realpath(p) for shot in shots for p in shot.paths()}
     owner: dict[str, str] = {}
     for shot in shots:
-        for path in output_shot(shot, options.output).paths():
+        outputs = output_shot(shot, options.output)
+        if outputs.extension.lower() != ".exr" and options.format.layout == "layers":
+            raise UsageError(
+                f"--layers writes multi-channel EXRs, not {outputs.extension} files; "
+                "end --output in .exr"
+            )
+        for path in outputs.paths():
             real = os.path.realpath(path)
             if real in inputs:
                 raise UsageError(
@@ -391,6 +409,9 @@ class _Loaded:
     plate: np.ndarray | None  # all channels, kept only for the "layers" layout
     network_input: np.ndarray  # (H, W, 3) sRGB in [0, 1]
     conversion: colour.Conversion
+    rgb: np.ndarray | None  # (H, W, 3) the plate's colour as sanitised, for --rgb plate
+    colour_channels: tuple[int, int, int]  # R, G, B among ``plate``'s channels
+    counts: colour.SanitiseCounts
 
 
 def run_shot(
@@ -411,12 +432,14 @@ def run_shot(
     size = (reference.width, reference.height)
     ratio = _ratio(options, model, *size)
     options, eager_note = _resolve_cached(options, model, *size, shot.name)
-    fmt = options.format
+    fmt = options.format.for_container(outputs.extension)
+    options = replace(options, format=fmt)
     stamp = {
         "version": core.__version__,
         "weights": model.weights_hash,
         "downsample_ratio": ratio,
         "layout": fmt.layout,
+        "rgb": fmt.rgb,
         "premultiplied": fmt.premultiplied,
         "pixel_type": fmt.pixel_type,
         "channels": options.channels,
@@ -454,10 +477,26 @@ def run_shot(
 
     def write(position: int, loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
         path = outputs.path(loaded.frame)
-        fg = None if fmt.layout == "alpha" else loaded.conversion.to_plate(foreground)
-        names, pixels = matte_pixels(loaded.spec, loaded.plate, alpha, fg, fmt)
-        space = loaded.conversion.plate_space
-        meta = {**stamp, "colorspace": space, "source": shot.path(loaded.frame).name}
+        plate_space = loaded.conversion.plate_space
+        space = colour.output_space(plate_space, fmt.container)
+        rgb, plate = None, loaded.plate
+        if loaded.rgb is not None:  # --rgb plate
+            rgb = colour.convert(loaded.rgb, plate_space, space)
+        elif fmt.layout != "alpha":
+            rgb = colour.convert(foreground, loaded.conversion.network_space, space)
+        if plate is not None and space != plate_space:
+            # --layers from plates that are not scene-linear: their colour channels are
+            # decoded too, so that every colour channel of the EXR is in ``space``.
+            plate = plate.astype(np.float32)
+            channels = list(loaded.colour_channels)
+            plate[..., channels] = colour.convert(plate[..., channels], plate_space, space)
+        names, pixels = matte_pixels(loaded.spec, plate, alpha, rgb, fmt)
+        meta = {
+            **stamp,
+            "colorspace": plate_space,
+            "output_colorspace": space,
+            "source": shot.path(loaded.frame).name,
+        }
         write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
         emit.frame(position, loaded.frame, len(todo), str(path))
 
@@ -473,6 +512,7 @@ def run_shot(
         raise
     writer = _WriteBehind(threads, depth)
     written: list[int] = []
+    replaced = _Replaced()
     ok = False
     try:
         for start, stop in runs:
@@ -480,6 +520,7 @@ def run_shot(
                 loaded = source.take(result.index)
                 writer.submit(write, len(written), loaded, result.alpha, result.foreground)
                 written.append(loaded.frame)
+                replaced.add(loaded, shot)
                 if cancel.is_set():
                     raise Cancelled(f"{shot.name}: cancelled")
         writer.finish()
@@ -491,6 +532,8 @@ def run_shot(
         if not ok:
             writer.abort()
     seconds = time.perf_counter() - started
+    if replaced.first is not None:
+        emit(replaced.event(shot.name))
     emit(events.ShotDone(shot.name, len(written), len(todo), round(seconds, 3)))
     return ShotReport(
         shot.name,
@@ -665,12 +708,13 @@ def _complete(
         space = options.colorspace or colour.default_space(
             read_header(shot.path(frame), options.channels)
         )
-        expected = {**stamp, "colorspace": space}
+        output_space = colour.output_space(space, options.format.container)
+        expected = {**stamp, "colorspace": space, "output_colorspace": output_space}
         if not stamp_matches(found, expected):
             changes = ", ".join(
-                f"{key} {found.get(key, 'unknown')!r} there, {expected.get(key)!r} now"
+                f"{key} {_or_unknown(stamp_value(found, key))!r} there, {expected.get(key)!r} now"
                 for key in STAMP_KEYS
-                if found.get(key) != expected.get(key)
+                if stamp_value(found, key) != expected.get(key)
             )
             same = "--threads"
             if found.get("compile") != expected.get("compile"):
@@ -686,6 +730,10 @@ def _complete(
             )
         complete.append(frame)
     return complete
+
+
+def _or_unknown(value: object) -> object:
+    return "unknown" if value is None else value
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
@@ -715,22 +763,51 @@ def _load(
             f"are {size[0]}x{size[1]}; a shot must not change resolution"
         )
     rgb, counts = colour.sanitise(plate.rgb())
-    if counts.total:
-        emit(
-            events.Sanitised(
-                shot.name,
-                frame,
-                str(plate.path),
-                (
-                    f"replaced {counts.nan} NaN, {counts.inf} Inf and {counts.negative} "
-                    "negative values"
-                ),
-            )
-        )
     space = options.colorspace or colour.default_space(plate.spec)
     conversion = colour.conversion(space)
     keep = plate.pixels if keep_plate else None
-    return _Loaded(frame, plate.spec, keep, conversion.to_network(rgb), conversion)
+    channels = plate.colour or select_channels(plate.path, [plate.spec])[1]
+    first = plate.first_channel
+    return _Loaded(
+        frame,
+        plate.spec,
+        keep,
+        conversion.to_network(rgb),
+        conversion,
+        rgb if options.format.rgb == "plate" else None,
+        (channels[0] - first, channels[1] - first, channels[2] - first),
+        counts,
+    )
+
+
+class _Replaced:
+    """NaN, Inf and negative values replaced in a shot's written frames (not in the pre-roll
+    frames read only as memory), reported once per shot."""
+
+    def __init__(self) -> None:
+        self.counts = colour.SanitiseCounts()
+        self.frames = 0
+        self.first: tuple[int, str] | None = None
+
+    def add(self, loaded: _Loaded, shot: Shot) -> None:
+        if not loaded.counts.total:
+            return
+        self.counts += loaded.counts
+        self.frames += 1
+        if self.first is None:
+            self.first = (loaded.frame, str(shot.path(loaded.frame)))
+
+    def event(self, shot: str) -> events.Sanitised:
+        assert self.first is not None
+        c = self.counts
+        frame, path = self.first
+        return events.Sanitised(
+            shot,
+            frame,
+            path,
+            f"replaced {c.nan} NaN, {c.inf} Inf and {c.negative} negative values (below "
+            f"-{colour.NEGATIVE_TOLERANCE:g}) in {self.frames} frame(s), the first {frame}",
+        )
 
 
 class _Emitter:

@@ -29,6 +29,8 @@ import fileseq
 from hosts.exr.errors import BadInputError, UsageError
 
 _GLOB_CHARS = set("*?[")
+CONTAINERS = (".exr", ".png", ".tif", ".tiff")
+"""Output file types, by extension: EXR (float), else 16-bit integer PNG or TIFF."""
 
 
 @cache
@@ -186,8 +188,11 @@ def output_shot(shot: Shot, pattern: str | None) -> Shot:
         seq = fileseq.FileSequence(text, pad_style=fileseq.PAD_STYLE_HASH1)
     except fileseq.ParseException as exc:
         raise UsageError(f"--output {pattern!r}: not a path pattern ({exc})") from exc
-    if seq.extension().lower() != ".exr":
-        raise UsageError(f"--output {pattern!r}: mattes are written as EXR; end it in .exr")
+    if seq.extension().lower() not in CONTAINERS:
+        raise UsageError(
+            f"--output {pattern!r}: mattes are written as EXR, PNG or TIFF; end it in .exr "
+            "(scene-linear float), .png or .tif (16-bit, the plate's encoding)"
+        )
     if seq.frameSet() is not None:
         raise UsageError(f"--output {pattern!r}: give a padding (####), not a frame range")
     numbered = bool(seq.padding())

@@ -167,3 +167,25 @@ def test_flexible_refuses_a_size(checkpoint, capsys):
     with pytest.raises(SystemExit):
         main(["--format", "torchscript", "--flexible", "--size", "48x80", "-o", "x.pt"])
     assert "--flexible" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--format", "torchscript", "--flexible"], ["--format", "onnx", "--size", f"{W}x{H}"]],
+    ids=["flexible", "onnx"],
+)
+def test_exports_print_no_tracer_warning(checkpoint, tmp_path, capsys, args):
+    # Every warning shown (pytest's own filters set aside): none from the tracer, nor the
+    # legacy ONNX exporter's notice (that exporter is chosen on purpose).
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*args, "--weights", str(checkpoint), "-o", str(tmp_path / "m")]) == 0
+    shown = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if issubclass(w.category, torch.jit.TracerWarning) or "legacy TorchScript" in str(w.message)
+    ]
+    assert shown == []
+    assert "Warning" not in capsys.readouterr().err

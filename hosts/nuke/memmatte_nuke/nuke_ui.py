@@ -85,6 +85,7 @@ def prepare(node) -> tuple[render.RenderJob, str, int, int]:
         frames=frames,
         weights=node["weights"].value(),
         resume=bool(node["resume"].value()),
+        rgb="plate" if node["output"].value() == "plate" else "foreground",
     )
     job = render.RenderJob(command, matte, range(frames[0], frames[1] + 1))
     return job, matte, frames[0], frames[1]

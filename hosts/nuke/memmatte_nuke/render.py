@@ -67,9 +67,11 @@ def build_command(
     frames: tuple[int, int] | None = None,
     weights: str = "",
     resume: bool = False,
+    rgb: str = "foreground",
 ) -> list[str]:
     """The processor's command line for the shot ``plate`` frames first..last (a Read's
-    range), rendering ``frames`` (default: all of them) into ``matte``."""
+    range), rendering ``frames`` (default: all of them) into ``matte``; ``rgb``: the gizmo's
+    *output* knob, the mattes' colour (``--rgb``: "foreground" or "plate")."""
     render_first, render_last = frames or (first, last)
     if not first <= render_first <= render_last <= last:
         raise ValueError(
@@ -81,6 +83,7 @@ def build_command(
         frames=f"{render_first}-{render_last}",
         weights=weights.strip() or None,
         resume=resume,
+        rgb=rgb,
         log_format="json",
     )
     return command.argv(python)

@@ -54,10 +54,15 @@ def test_finished_job_replaces_the_destination_and_removes_staging(tmp_path):
     assert seen[-1].state == "done"
 
 
-def test_progress_adds_up_over_stages(tmp_path):
+def test_each_stage_counts_the_job_frames_once(tmp_path):
+    # Two stages over the same 2 frames: "Reading footage 0/2 .. 2/2", then "Matting 0/2 ..
+    # 2/2", never out of 4.
     first = Stage("Reading footage", (sys.executable, "-c", WRITER, "2", "0"), 2, False)
-    final = _job(tmp_path, first, _stage(2)).start().wait()
-    assert (final.state, final.done, final.total) == ("done", 4, 4)
+    seen = []
+    final = _job(tmp_path, first, _stage(2)).start().wait(seen.append, interval=0.005)
+    assert (final.state, final.label, final.done, final.total) == ("done", "Matting", 2, 2)
+    assert {p.total for p in seen} == {2}
+    assert seen[0].label == "Reading footage" and seen[0].done <= 2
 
 
 def test_cancel_kills_the_process_and_leaves_nothing(tmp_path):

@@ -18,6 +18,7 @@ EVERY_OPTION = BatchCommand(
     colorspace="ACEScg",
     channels="diffuse",
     layout="layers",
+    rgb="plate",
     unpremultiplied=True,
     compression="piz",
     pixel_type="float",
@@ -111,7 +112,9 @@ def test_the_openjd_template_passes_every_task_option_on(tmp_path, capsys):
         device="cpu",  # checked on this machine, which may have no CUDA
         precision="fp32",
         colorspace="ACES - ACEScg",
+        layout="rgba",  # --rgb plate is the colour of RGBA outputs (--layers has both)
     )
+    assert given.rgb == "plate"
     assert main(given.args()) == 0
     assert "wrote" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]
     steps = json.loads(template.read_text())["steps"]
@@ -142,7 +145,7 @@ def _parsed_args(args: list[str]) -> BatchCommand:
 def test_matting_keeps_how_frames_are_matted_and_drops_the_run_options():
     assert EVERY_OPTION.matting().args() == [
         "/shots/a.####.exr", "/shots/b.%04d.exr", "--colorspace", "ACEScg", "--channels",
-        "diffuse", "--compression", "piz", "--pixel-type", "float", "--downsample-ratio",
+        "diffuse", "--rgb", "plate", "--compression", "piz", "--pixel-type", "float", "--downsample-ratio",
         "0.25", "--device", "cuda:1", "--precision", "bf16", "--threads", "3", "--io-threads",
         "5", "--layers", "--unpremultiplied", "--compile",
     ]  # fmt: skip

@@ -69,3 +69,15 @@ def test_half_pixels_are_sanitised_like_float_ones_without_leaving_half():
     fine = np.ones((2, 2, 3), np.float16)
     same, none = colour.sanitise(fine)
     assert same is fine and none.total == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_negatives_within_the_tolerance_are_replaced_but_not_reported(dtype):
+    # -3e-7 is what a renderer leaves (the sample shot); -2e-4 is beyond -1e-4.
+    x = np.array([[[-3e-7, -5e-5, 0.5], [-2e-4, -0.25, 0.1]]], dtype)
+    clean, counts = colour.sanitise(x)
+    assert colour.NEGATIVE_TOLERANCE == 1e-4
+    assert (counts.negative, counts.tiny, counts.total) == (2, 2, 2)
+    assert float(clean.min()) == 0.0
+    quiet = np.array([[[-3e-7, -9e-5, 0.5]]], dtype)
+    assert colour.sanitise(quiet)[1].total == 0

@@ -12,7 +12,8 @@ import pytest
 from core import MattingSession
 from core.weights import file_hash, load_network
 from hosts.exr import Cancelled, UsageError, process_shot
-from hosts.exr.colour import conversion
+from hosts.exr.colour import conversion, ocio_convert
+from hosts.exr.curves import RTOL
 from hosts.exr.io import read_plate, read_stamp, temp_path
 from tests.hosts.exr.images import read_pixels, temp_files, write_image, write_shot
 
@@ -59,8 +60,10 @@ def test_unpremultiplied_and_srgb_plates(tmp_path, weights):
     expected = _expected(paths, weights, "sRGB")
     spec, px = read_pixels(tmp_path / "out/m.1002.exr")
     assert spec.format == oiio.TypeDesc("float")
-    # An sRGB plate is not converted: the foreground is the network's, exactly.
-    assert np.array_equal(px[..., :3], expected[1][1])
+    # An sRGB plate reaches the network as it is; the EXR holds the foreground decoded to
+    # scene-linear (tests/hosts/exr/test_output_colour.py reads it back through OCIO).
+    linear = ocio_convert(expected[1][1], "srgb_tx", "lin_rec709")
+    assert np.allclose(px[..., :3], linear, rtol=RTOL, atol=1e-9)  # lookup tables
     assert np.array_equal(px[..., 3], expected[1][0])
     assert '"premultiplied": false' in spec.get_string_attribute("memmatte")
 
@@ -242,19 +245,36 @@ def test_cancel_stops_promptly_and_leaves_only_complete_files(tmp_path, weights)
         assert (tmp_path / f"out/m.{frame}.exr").read_bytes() == clean
 
 
-def test_nan_inf_and_negative_pixels_are_sanitised_and_counted(tmp_path, weights):
-    paths = write_shot(tmp_path / "in", 3)
-    _, px = read_pixels(paths[1])
-    px[0, 0] = [np.nan, np.inf, -1.0]
-    px[1, 1, 0] = -0.25
-    write_image(paths[1], px)
+def test_nan_inf_and_negative_pixels_are_sanitised_and_counted_once_per_shot(tmp_path, weights):
+    paths = write_shot(tmp_path / "in", 5)
+    damages = ([np.nan, np.inf, -1.0], [-0.25, 0, 0], [-3e-7] * 3)
+    for path, damage in zip(paths[1:4], damages, strict=True):
+        _, px = read_pixels(path)
+        px[0, 0] = damage
+        write_image(path, px, "float")
     events = []
     _run(str(tmp_path / "in/plate.####.exr"), None, weights, progress=events.append)
-    (warning,) = [e for e in events if e.kind == "sanitised"]
+    # One event for the shot; the third damaged frame holds only rounding noise (-3e-7,
+    # within the documented -1e-4), replaced but not counted.
+    (warning,) = [e for e in events if e.kind in ("sanitised", "warning")]
     assert warning.frame == 1002 and warning.path == str(paths[1])
-    assert warning.message == "replaced 1 NaN, 1 Inf and 2 negative values"
+    assert warning.message == (
+        "replaced 1 NaN, 1 Inf and 2 negative values (below -0.0001) in 2 frame(s), the first 1002"
+    )
+    assert events.index(warning) == len(events) - 2  # just before shot_done
     _, out = read_pixels(tmp_path / "in/matte/plate.1002.exr")
     assert np.isfinite(out).all()
+
+
+def test_frames_read_only_as_memory_are_not_reported(tmp_path, weights):
+    paths = write_shot(tmp_path / "in", 4)
+    _, px = read_pixels(paths[1])
+    px[0, 0] = [np.nan, -1.0, -1.0]
+    write_image(paths[1], px)
+    events = []
+    plates = str(tmp_path / "in/plate.####.exr")
+    _run(plates, None, weights, frames="1003-1004", progress=events.append)
+    assert [e for e in events if e.kind in ("sanitised", "warning")] == []
 
 
 @pytest.mark.parametrize(
@@ -266,10 +286,14 @@ def test_other_formats_are_read(tmp_path, weights, ext, pixel_type):
     report = _run(str(tmp_path / f"in/plate.####{ext}"), None, weights)
     assert report.written == (1001, 1002)
     spec, _ = read_pixels(tmp_path / "in/matte/plate.1001.exr")
-    space = json.loads(spec.getattribute("memmatte"))["colorspace"]
+    stamp = json.loads(spec.getattribute("memmatte"))
+    space = stamp["colorspace"]
     # Float data is scene-linear; integer data is sRGB (the network's own space).
     assert conversion(space).identity == (pixel_type != "float")
     assert pixel_type != "float" or space == "lin_rec709"
+    # Either way the EXR is scene-linear, and its header says so.
+    assert stamp["output_colorspace"] == spec.get_string_attribute("oiio:ColorSpace")
+    assert oiio.ColorConfig().equivalent(stamp["output_colorspace"], "lin_rec709")
 
 
 def test_the_bundled_sample_shot_is_matted(tmp_path, weights):

@@ -109,8 +109,9 @@ def test_output_patterns(shots_folder, tmp_path):
     )
     with pytest.raises(UsageError, match="needs a frame number"):
         output_shot(shot, str(tmp_path / "one.exr"))
-    with pytest.raises(UsageError, match="EXR"):
-        output_shot(shot, str(tmp_path / "m.####.png"))
+    with pytest.raises(UsageError, match=r"EXR, PNG or TIFF; end it in \.exr"):
+        output_shot(shot, str(tmp_path / "m.####.jpg"))
+    assert output_shot(shot, str(tmp_path / "m.####.png")).path(7).name == "m.0007.png"
     with pytest.raises(UsageError, match="placeholder"):
         output_shot(shot, "{shot}/m.####.exr")
 

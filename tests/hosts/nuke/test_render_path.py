@@ -66,6 +66,8 @@ def _gizmo_knobs(gizmo) -> dict:
             knobs[knob.name] = token is not None and token.text == "true"
         elif knob.type == 3:
             knobs[knob.name] = int(token.text) if token else 0
+        elif knob.type == 4:  # an enumeration's value() is its item's name: the first
+            knobs[knob.name] = token.text if token else knob.flags["M"].split()[0]
         else:
             knobs[knob.name] = token.text if token else ""
     return knobs
@@ -282,3 +284,15 @@ def test_a_read_that_changes_frame_numbers_is_refused(
     assert fake_nuke.tasks == []
     read["frame"]._value = ""  # the default: file frame = Nuke frame
     nuke_ui.prepare(gizmo)
+
+
+@pytest.mark.parametrize(("output", "rgb"), [("foreground", None), ("plate", "plate")])
+def test_the_output_knob_chooses_the_rendered_colour(scene, tmp_path, memmatte_nuke, output, rgb):
+    """*output* plate (the Memmatte tab): the render path writes plate × matte (--rgb plate),
+    as the native path does; foreground (the default) passes nothing."""
+    from memmatte_nuke import nuke_ui
+
+    gizmo = scene(_write_plate(tmp_path, 1, 3), 1, 3, output=output)
+    job, *_ = nuke_ui.prepare(gizmo)
+    found = job.command[job.command.index("--rgb") + 1] if "--rgb" in job.command else None
+    assert found == rgb

@@ -16,15 +16,16 @@ H, W = 48, 64
 
 
 @pytest.fixture(scope="session")
-def bundle():
-    """The bundle, built (incrementally) in hosts/ofx/build, as python -m hosts.ofx.build does."""
+def bundle(tmp_path_factory):
+    """The bundle, built as python -m hosts.ofx.build does, in a temporary folder: a test run
+    leaves nothing in the checkout (no hosts/ofx/build)."""
     from hosts.ofx.build import build
 
     missing = [tool for tool in ("cmake", "ninja", "g++") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"building the OpenFX plug-in needs {', '.join(missing)}")
     start = time.perf_counter()
-    path = build(jobs=2)
+    path = build(tmp_path_factory.mktemp("ofx-build"), jobs=2)
     print(f"\nOpenFX bundle built in {time.perf_counter() - start:.1f} s")
     return path
 
