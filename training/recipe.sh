@@ -7,7 +7,9 @@
 # 2. Blender-rendered training clips and room plates (training.synthetic.rendered);
 # 3. distillation stages 1 and 2 (GPU-sized: on a lent device, training/device_distill.sh runs
 #    them; here DEVICE=auto runs them on whatever this machine has);
-# 4. stage 3, the real imagery, sized for a 2-core CPU (bf16 where native);
+# 4. stage 3, the real imagery, sized for a 2-core CPU (bf16 where native), then each variant
+#    averaged half and half with its stage-2 weights (training.average) and its foreground
+#    rows trained alone (training.foreground_head, alpha unchanged);
 # 5. the memory network and its ablation bundled in fp16; 6. the quality report.
 #
 # Budgets (seconds, each stage's --time-budget): STAGE1, STAGE2, STAGE3.
@@ -25,8 +27,15 @@ python -m training.distill --config training/configs/distill_stage2.toml --devic
     --resume --time-budget "${STAGE2:-205}"
 python -m training.distill --config training/configs/distill_stage3.toml --device "$DEVICE" \
     --resume --time-budget "${STAGE3:-5100}"
-python -m training.bundle runs/distill-stage3/memory/final.safetensors \
+for variant in memory ablated; do
+    python -m training.average "runs/distill-stage2/$variant/final.safetensors" \
+        "runs/distill-stage3/$variant/final.safetensors" --weight 0.5 \
+        -o "runs/distill-stage3/$variant/average.safetensors"
+    python -m training.foreground_head runs/distill-stage3 --variant "$variant" --steps 150 \
+        --weights "runs/distill-stage3/$variant/average.safetensors"
+done
+python -m training.bundle runs/distill-stage3/memory/foreground.safetensors \
     core/assets/memmatte_default.safetensors
-python -m training.bundle runs/distill-stage3/ablated/final.safetensors \
+python -m training.bundle runs/distill-stage3/ablated/foreground.safetensors \
     training/assets/memmatte_ablated.safetensors
 python -m training.report
