@@ -448,13 +448,17 @@ def run_shot(
     def load(index: int) -> _Loaded:
         return _load(shot, index, size, options, emit)
 
+    made: set[Path] = set()  # output folders this run has written into
+
     def write(position: int, loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
         path = outputs.path(loaded.frame)
         fg = None if fmt.layout == "alpha" else loaded.conversion.to_plate(foreground)
         names, pixels = matte_pixels(loaded.spec, loaded.plate, alpha, fg, fmt)
         space = loaded.conversion.plate_space
         meta = {**stamp, "colorspace": space, "source": shot.path(loaded.frame).name}
-        write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
+        spec = output_spec(loaded.spec, names, fmt, space, meta)
+        write_atomic(path, spec, pixels, create_folder=path.parent not in made)
+        made.add(path.parent)
         emit.frame(position, loaded.frame, len(todo), str(path))
 
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
@@ -480,8 +484,13 @@ def run_shot(
                     raise Cancelled(f"{shot.name}: cancelled")
         writer.finish()
         ok = True
-    except FrameError as exc:
-        raise BadInputError(f"{shot.name}: {exc}") from exc
+    except (BadInputError, FrameError) as exc:
+        # The frames before a damaged one are computed: they are written before stopping.
+        with contextlib.suppress(Exception):
+            writer.finish()
+        if isinstance(exc, FrameError):
+            raise BadInputError(f"{shot.name}: {exc}") from exc
+        raise
     finally:
         source.close()
         if not ok:
