@@ -15,6 +15,9 @@ import json
 import os
 import re
 import stat
+import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -413,11 +416,43 @@ def _reading(path: Path) -> Iterator[None]:
     """Text in a damaged header (a channel or attribute name, a string value) need not be
     UTF-8, and OpenImageIO's Python binding fails to decode it: a damaged file, not a bug."""
     try:
-        yield
+        with _library_prints(path):
+            yield
     except UnicodeDecodeError as exc:
-        raise BadInputError(
-            f"{path}: damaged header (text that is not UTF-8: {_decode(exc)!r})"
-        ) from None
+        text = _decode(exc)[:80]
+        raise BadInputError(f"{path}: damaged header (text that is not UTF-8: {text!r})") from None
+
+
+_PRINTING = {".png": "libpng "}
+"""Readers whose library prints its errors on stderr itself, and how its lines start:
+libpng as OpenImageIO's wheels build it (OpenImageIO's own message repeats the text)."""
+_STDERR = threading.Lock()
+
+
+@contextlib.contextmanager
+def _library_prints(path: Path) -> Iterator[None]:
+    """For those readers, file descriptor 2 goes to a temporary file during the read: the
+    library's lines are dropped (our error names the file and says the same), anything else
+    written meanwhile (by another thread) is passed on. One such read at a time."""
+    prefix = _PRINTING.get(path.suffix.lower())
+    if prefix is None:
+        yield
+        return
+    with _STDERR, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith(prefix):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _check_size(path: Path, spec: oiio.ImageSpec) -> None:

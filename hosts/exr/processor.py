@@ -434,8 +434,10 @@ def run_shot(
 
     runs = _runs([shot.index(f) for f in todo])
     order = [i for start, stop in runs for i in range(max(0, start - MEMORY_FRAMES), stop)]
+    # Found before any work; a folder or fifo in a frame's place is found when it is read,
+    # like a damaged file, after the frames before it are written.
     missing = sorted(
-        {shot.path(shot.frames[i]) for i in order if not shot.path(shot.frames[i]).is_file()}
+        {shot.path(shot.frames[i]) for i in order if not os.path.lexists(shot.path(shot.frames[i]))}
     )
     if missing:
         listed = ", ".join(str(p) for p in missing[:5])
