@@ -310,20 +310,24 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}.exr")
 
 
-def write_atomic(
-    path: Path, spec: oiio.ImageSpec, pixels: np.ndarray, *, create_folder: bool = True
-) -> None:
-    """Writes a temporary file in ``path``'s folder and renames it to ``path``. No partial
-    file is left on failure; ``OutputError`` names the file. Without ``create_folder`` a
-    missing folder is an error: a shot's folder removed while it runs (with the frames
-    already written in it) must not be silently made again."""
-    if create_folder:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{path.parent}: cannot create the output folder ({exc})") from exc
-    elif not path.parent.is_dir():
-        raise OutputError(f"{path}: the output folder {path.parent} was removed during the run")
+def make_folder(folder: Path) -> None:
+    """Creates an output folder (and its parents); ``OutputError`` naming it on failure."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the output folder ({exc})") from exc
+
+
+def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
+    """Writes a temporary file in ``path``'s folder (which must exist: see ``make_folder``),
+    reads it back, and renames it to ``path``. No partial file is left on failure;
+    ``OutputError`` names the file.
+
+    The read-back is what makes a full disk an error: OpenImageIO's EXR writer can report
+    success for a file whose last chunks the disk had no room for.
+    """
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the output folder {path.parent} does not exist (removed?)")
     tmp = temp_path(path)
     try:
         out = oiio.ImageOutput.create(str(tmp))
@@ -334,12 +338,28 @@ def write_atomic(
         ok = out.close() and ok
         if not ok:
             raise OutputError(f"{path}: write failed ({error or _library_error(out)})")
+        _check_written(path, tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: write failed ({exc})") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # On a read-only file system even removing a file that is not there fails.
+        with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _check_written(path: Path, tmp: Path) -> None:
+    """``OutputError`` unless ``tmp`` reads back whole (every chunk present and decoded)."""
+    inp = oiio.ImageInput.open(str(tmp))
+    if inp is None:
+        raise OutputError(f"{path}: write failed (the file does not read back: disk full?)")
+    try:
+        whole = inp.read_image(0, 0, 0, inp.spec().nchannels, oiio.UNKNOWN) is not None
+        error = _library_error(inp, "")
+    finally:
+        inp.close()
+    if not whole:
+        raise OutputError(f"{path}: write failed, the file is incomplete (disk full?): {error}")
 
 
 def read_stamp(path: Path) -> dict | None:

@@ -47,6 +47,7 @@ from hosts.exr.io import (
     STAMP_KEYS,
     OutputFormat,
     check_channels,
+    make_folder,
     matte_pixels,
     output_spec,
     read_header,
@@ -450,19 +451,19 @@ def run_shot(
     def load(index: int) -> _Loaded:
         return _load(shot, index, size, options, emit)
 
-    made: set[Path] = set()  # output folders this run has written into
-
     def write(position: int, loaded: _Loaded, alpha: np.ndarray, foreground: np.ndarray) -> None:
         path = outputs.path(loaded.frame)
         fg = None if fmt.layout == "alpha" else loaded.conversion.to_plate(foreground)
         names, pixels = matte_pixels(loaded.spec, loaded.plate, alpha, fg, fmt)
         space = loaded.conversion.plate_space
         meta = {**stamp, "colorspace": space, "source": shot.path(loaded.frame).name}
-        spec = output_spec(loaded.spec, names, fmt, space, meta)
-        write_atomic(path, spec, pixels, create_folder=path.parent not in made)
-        made.add(path.parent)
+        write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
         emit.frame(position, loaded.frame, len(todo), str(path))
 
+    # Made once, here: a folder removed while the shot runs (with the frames written in it)
+    # is then an error, not silently made again.
+    for folder in sorted({outputs.path(f).parent for f in todo}):
+        make_folder(folder)
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
     try:
         session = _session(source, options, model, *size)
