@@ -159,16 +159,19 @@ class _Captured:
 
 @contextlib.contextmanager
 def captured_stderr() -> Iterator[_Captured]:
-    """File descriptor 2 redirected to a temporary file (libraries print there directly)."""
+    """File descriptor 2 redirected to a temporary file (libraries print there directly),
+    and ``sys.stderr`` writing to it (pytest's capture replaces ``sys.stderr``)."""
     captured = _Captured()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved, python_stderr = os.dup(2), sys.stderr
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
+        sys.stderr = open(2, "w", buffering=1, errors="replace", closefd=False)  # noqa: SIM115
         try:
             yield captured
         finally:
             sys.stderr.flush()
+            sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)

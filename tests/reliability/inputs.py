@@ -121,7 +121,7 @@ def damaged_shots(count: int, seed: int, root: Path, *, child: bool) -> Tally:
     how = "python -m core.batch (one process per shot)" if child else "core.batch main()"
     tally = Tally(
         f"damaged plates in 3-frame shots, {how}",
-        f"python -m tests.reliability.report damaged-shots{' --child' if child else ''} "
+        f"python -m tests.reliability.report damaged-shots{'-child' if child else ''} "
         f"--count {count} --seed {seed}",
     )
     root.mkdir(parents=True, exist_ok=True)
