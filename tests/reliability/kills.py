@@ -28,15 +28,15 @@ FRAMES = 12
 NAMES = [f"m.{1001 + i}.exr" for i in range(FRAMES)]
 
 
-def _shot(root: Path) -> tuple[Path, Path, Path]:
-    """Weights, a 12-frame shot (large enough that a frame takes a while) and its clean
-    mattes."""
+def _shot(root: Path, height: int = 144, width: int = 256) -> tuple[Path, Path, Path]:
+    """Weights, a 12-frame shot (by default large enough that a frame takes a while) and
+    its clean mattes."""
     root.mkdir(parents=True, exist_ok=True)
     weights = make_weights(root)
-    plates = root / "plates"
+    plates = root / f"plates{height}"
     if not plates.is_dir():
-        write_shot(plates, FRAMES, height=144, width=256)
-    reference = root / "clean"
+        write_shot(plates, FRAMES, height=height, width=width)
+    reference = root / f"clean{height}"
     if not reference.is_dir():
         run = run_in_process(weights, plates, "-o", reference / "m.####.exr", "-q")
         assert run.code == 0, run.stderr
@@ -95,7 +95,7 @@ def racing_shots(count: int, root: Path, processes: int = 4) -> Tally:
         f"{processes} core.batch processes on one shot and output at once (--resume)",
         f"python -m tests.reliability.report racing-shots --count {count}",
     )
-    weights, plates, reference = _shot(root)
+    weights, plates, reference = _shot(root, 48, 64)
     for i in range(count):
         out = root / f"race{i}"
         command = batch_command(weights, plates, "-o", out / "m.####.exr", "-q", "--resume")
