@@ -68,7 +68,7 @@ CLASSES: dict[str, FaultClass] = {
     "damaged-cache": FaultClass(caches.damaged_cache, 200, 40),
     "killed-builds": FaultClass(caches.killed_builds, 20, 3),
     "racing-builds": FaultClass(lambda n, seed, root: caches.racing_builds(n, root), 5, 1),
-    "real-precompile": FaultClass(precompile.real_precompiles, 3, 0),
+    "real-precompile": FaultClass(precompile.real_precompiles, 2, 0),
     "blender-killed": FaultClass(
         _pytest(
             [HOST_TESTS.format("blender")],
