@@ -52,7 +52,7 @@ def test_a_killed_render_child_shows_the_error_keeps_complete_frames_and_a_rerun
 
     monkeypatch.setattr(fake_nuke.ProgressTask, "setProgress", kill_after_the_first_frame)
     _press(fake_nuke, gizmo, button_script)
-    assert fake_nuke.run_main_thread(timeout=120) == 1
+    assert fake_nuke.run_main_thread(timeout=300) == 1
     (message,) = fake_nuke.messages
     assert "killed by SIGKILL" in message and "run it again" in message
     assert gizmo["status"].value().startswith("failed: ")
@@ -65,7 +65,7 @@ def test_a_killed_render_child_shows_the_error_keeps_complete_frames_and_a_rerun
     fake_nuke.messages.clear()
     gizmo["resume"]._value = True
     _press(fake_nuke, gizmo, button_script)
-    assert fake_nuke.run_main_thread(timeout=180) == 1
+    assert fake_nuke.run_main_thread(timeout=300) == 1
     assert fake_nuke.messages == [], gizmo["status"].value()
     assert sorted(os.listdir(matte)) == [f"m.{f:04d}.exr" for f in range(FIRST, LAST + 1)]
     assert all(_complete(matte / f"m.{f:04d}.exr") for f in range(FIRST, LAST + 1))
