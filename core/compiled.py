@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -186,6 +187,10 @@ class GraphCache:
         files = manifest.get("files")
         if not isinstance(files, dict) or not files:
             raise CacheError("its manifest lists no files")
+        # Exactly the entry's files: none loaded unchecked, none read from elsewhere.
+        present = sorted(p.name for p in entry.iterdir() if p.name != MANIFEST)
+        if sorted(files) != present:
+            raise CacheError(f"its manifest lists {sorted(files)}, the folder holds {present}")
         for name, expected in files.items():
             path = entry / name
             if not path.is_file():
@@ -211,7 +216,8 @@ class GraphCache:
         if problems:
             raise UntrustedError(f"not compiling graphs into {self.folder}", problems)
         self._remove_stale_temps()
-        temp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=self.folder))
+        owner = f"{platform.node()}-{os.getpid()}"
+        temp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-{owner}-", dir=self.folder))
         log.warning("memmatte: compiling graphs for %s (once; cached in %s)", key.describe(), entry)
         started = time.perf_counter()
         try:
@@ -257,14 +263,33 @@ class GraphCache:
         shutil.rmtree(trash, ignore_errors=True)
 
     def _remove_stale_temps(self) -> None:
-        """Temporary folders of builds that were killed, a day or more ago."""
+        """Temporary folders of builds that were killed: those of this machine's processes
+        that no longer run, and any a day or more old (other machines of a shared cache);
+        and what a killed discard left in the trash (never loaded: it has no entry name)."""
         now = time.time()
-        for path in self.folder.glob(".tmp-*"):
+        for path in [*self.folder.glob(".tmp-*"), *self.folder.glob(".trash-*")]:
+            match = _TEMP.match(path.name)
             try:
-                if now - path.stat().st_mtime > _STALE_TEMP_SECONDS:
-                    shutil.rmtree(path, ignore_errors=True)
+                dead = match is not None and match["host"] == platform.node()
+                dead = dead and not _alive(int(match["pid"]))  # type: ignore[index]
+                old = now - path.stat().st_mtime > _STALE_TEMP_SECONDS
             except OSError:
-                pass
+                continue
+            if dead or old or path.name.startswith(".trash-"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+_TEMP = re.compile(r"^\.tmp-[0-9a-f]+-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def _make_folders(folder: Path) -> None:

@@ -2,7 +2,9 @@
 
 A checkpoint stores the network's state dict plus string metadata: ``format``
 ("memmatte"), ``format_version``, ``config`` (``NetworkConfig`` as JSON), ``stage`` (the
-training stage that produced it) and anything the caller adds. Nothing pickled is ever
+training stage that produced it), ``tensors_sha256`` (``tensors_digest``: a damaged or
+altered tensor is refused, not loaded; files written before it was added load unchecked)
+and anything the caller adds. Nothing pickled is ever
 loaded implicitly: ``.pth`` files are only read by the explicit torchvision converter, with
 ``torch.load(weights_only=True)``.
 
@@ -71,6 +73,7 @@ def save_weights(
         "stage": stage,
         "auto_long_side": str(network.auto_long_side),
         **(metadata or {}),
+        DIGEST_KEY: tensors_digest(tensors),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +124,8 @@ def upgrade_weights(
         if key not in out:
             raise WeightsError(f"not a matting network checkpoint: no {key}")
         out[key][:3] = 0
-    return out, {**metadata, "format_version": FORMAT_VERSION, "upgraded_from": "1"}
+    meta = {**metadata, "format_version": FORMAT_VERSION, "upgraded_from": "1"}
+    return out, {**meta, DIGEST_KEY: tensors_digest(out)}
 
 
 def _read_any_version(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -137,7 +141,27 @@ def _read_any_version(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
         raise WeightsError(
             f"{path}: not a memmatte checkpoint (metadata format={metadata.get('format')!r})"
         )
+    expected = metadata.get(DIGEST_KEY)
+    if expected is not None and tensors_digest(tensors) != expected:
+        raise WeightsError(
+            f"{path}: damaged weights file (its tensors do not match the checksum it was "
+            "saved with); copy it again"
+        )
     return tensors, metadata
+
+
+DIGEST_KEY = "tensors_sha256"
+
+
+def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}\n".encode())
+        flat = tensor.reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return digest.hexdigest()
 
 
 def check_state_dict(
@@ -164,11 +188,17 @@ def check_state_dict(
 def load_network(path: str | Path, *, device: str | torch.device = "cpu") -> MattingNetwork:
     """Builds the network the checkpoint describes and loads it (eval mode, float32)."""
     tensors, metadata = read_weights(path)
-    config = NetworkConfig.from_json(metadata["config"]) if "config" in metadata else None
-    network = MattingNetwork(config)
+    try:
+        config = NetworkConfig.from_json(metadata["config"]) if "config" in metadata else None
+        auto_long_side = int(metadata.get("auto_long_side", 0))
+        network = MattingNetwork(config)
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
+        raise WeightsError(
+            f"{path}: damaged network description in its metadata ({exc!r})"
+        ) from None
     load_into(network, tensors, source=str(path))
-    if "auto_long_side" in metadata:
-        network.auto_long_side = int(metadata["auto_long_side"])
+    if auto_long_side:
+        network.auto_long_side = auto_long_side
     return network.to(device).eval()
 
 

@@ -245,6 +245,13 @@ def explain_failure(
     for event in reversed(outcome.events):
         if isinstance(event, (ev.Error, ev.Cancelled)):
             return f"{label} failed: {event.message}"
+    if outcome.returncode < 0:  # killed: whatever it printed last is not the reason
+        try:
+            name = signal.Signals(-outcome.returncode).name
+        except ValueError:
+            name = f"signal {-outcome.returncode}"
+        why = " (out of memory, or stopped by the system or a user)" if name == "SIGKILL" else ""
+        return f"{label} was killed by {name}{why}; run it again to finish"
     lines = [line.strip() for line in outcome.stderr if line.strip()]
     exception = [line for line in lines if _EXCEPTION.match(line)]
     if exception:

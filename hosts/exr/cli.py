@@ -49,7 +49,7 @@ warning per shot (smaller negatives are rounding noise and replaced silently).
 exit codes:
   0    every shot done
   1    internal error (traceback printed)
-  2    usage error (bad option, no weights, output equal to an input)
+  2    usage error (bad option, no or damaged weights, output equal to an input)
   3    bad input (missing, truncated or corrupt frame; resolution change)
   4    --keep-going: at least one shot failed (all failures listed at the end)
   5    an output could not be written

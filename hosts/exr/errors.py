@@ -2,10 +2,11 @@
 
 0    every shot done
 1    internal error (a bug, or a failure of torch or the machine): the traceback is printed
-2    usage: bad options, no weights, an output that would overwrite an input
-3    bad input: a missing, truncated or corrupt frame, or a shot that changes resolution
+2    usage: bad options, no or damaged weights, an output that would overwrite an input
+3    bad input: a missing, truncated or corrupt frame (or a folder or fifo in its place), or
+     a shot that changes resolution
 4    with --keep-going: at least one shot failed (each failure is listed at the end)
-5    an output could not be written (permissions, full disk)
+5    an output could not be written (permissions, full disk, output folder removed)
 130  interrupted (SIGINT), 143 terminated (SIGTERM): stopped cleanly, rerun with --resume
 141  the log's reader went away (broken pipe, e.g. ``| head``): stopped cleanly like SIGINT
 """

@@ -21,7 +21,11 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+import stat
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +70,10 @@ whose stamp differs in any of them is refused."""
 _NOT_COPIED = re.compile(r"^(oiio:|compression$|tiles$|openexr:chunkCount$)")
 _TEMP = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<pid>\d+)\.(exr|png|tiff?)$")
 _SOFTWARE_STAMP = "memmatte "  # a TIFF's stamp: this prefix, then the JSON
+
+MAX_FRAME_PIXELS = 1 << 28
+"""Largest data window read (16384 x 16384): a damaged header can claim any size, and
+allocating for it would exhaust the machine's memory before the read fails."""
 
 
 @dataclass(frozen=True)
@@ -219,12 +227,13 @@ def describe_channels(specs: list[oiio.ImageSpec]) -> str:
 def read_header(path: Path, channels: str | None = None) -> oiio.ImageSpec:
     """The header of the part holding the plate's colour (``select_channels``);
     ``BadInputError`` naming the file if it cannot be opened or has no unambiguous colour."""
-    inp = _open(path)
-    try:
-        specs = _part_specs(inp)
-    finally:
-        inp.close()
-    return specs[select_channels(path, specs, channels)[0]]
+    with _reading(path):
+        inp = _open(path)
+        try:
+            specs = _part_specs(inp)
+        finally:
+            inp.close()
+        return specs[select_channels(path, specs, channels)[0]]
 
 
 def read_plate(path: Path, rgb_only: bool = False, channels: str | None = None) -> Plate:
@@ -232,23 +241,27 @@ def read_plate(path: Path, rgb_only: bool = False, channels: str | None = None) 
     channel, or with ``rgb_only`` the fewest adjacent channels that hold R, G and B.
     ``BadInputError`` naming the file when it is missing, truncated or corrupt, or has no
     unambiguous colour channels."""
-    inp = _open(path)
-    try:
-        specs = _part_specs(inp)
-        part, colour = select_channels(path, specs, channels)
-        spec = specs[part]
-        if spec.depth > 1:
-            raise BadInputError(f"{path}: volume images are not supported")
-        first, stop = 0, spec.nchannels
-        if rgb_only:
-            first, stop = min(colour), max(colour) + 1
-        # Half stays half: no conversion while reading, and the colour tables index it.
-        half = all(_channel_type(spec, c) == oiio.BASETYPE.HALF for c in range(first, stop))
-        pixels = inp.read_image(part, 0, first, stop, oiio.HALF if half else oiio.FLOAT)
-        if pixels is None:
-            raise BadInputError(f"{path}: truncated or corrupt ({_clean(inp.geterror())})")
-    finally:
-        inp.close()
+    with _reading(path):
+        inp = _open(path)
+        try:
+            specs = _part_specs(inp)
+            part, colour = select_channels(path, specs, channels)
+            spec = specs[part]
+            _check_size(path, spec)
+            # Every attribute is copied to the output: its text must decode here, where
+            # the error names the plate, not in a writer thread.
+            for attr in spec.extra_attribs:
+                _ = attr.value
+            first, stop = 0, spec.nchannels
+            if rgb_only:
+                first, stop = min(colour), max(colour) + 1
+            # Half stays half: no conversion while reading, and the colour tables index it.
+            half = all(_channel_type(spec, c) == oiio.BASETYPE.HALF for c in range(first, stop))
+            pixels = inp.read_image(part, 0, first, stop, oiio.HALF if half else oiio.FLOAT)
+            if pixels is None:
+                raise BadInputError(f"{path}: truncated or corrupt ({_library_error(inp)})")
+        finally:
+            inp.close()
     pixels = np.asarray(pixels).reshape(spec.height, spec.width, stop - first)
     return Plate(path, spec, pixels, first, colour)
 
@@ -343,29 +356,56 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix.lower()}")
 
 
-def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
-    """Writes a temporary file in ``path``'s folder and renames it to ``path``. No partial
-    file is left on failure; ``OutputError`` names the file."""
+def make_folder(folder: Path) -> None:
+    """Creates an output folder (and its parents); ``OutputError`` naming it on failure."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{path.parent}: cannot create the output folder ({exc})") from exc
+        raise OutputError(f"{folder}: cannot create the output folder ({exc})") from exc
+
+
+def write_atomic(path: Path, spec: oiio.ImageSpec, pixels: np.ndarray) -> None:
+    """Writes a temporary file in ``path``'s folder (which must exist: see ``make_folder``),
+    reads it back, and renames it to ``path``. No partial file is left on failure;
+    ``OutputError`` names the file.
+
+    The read-back is what makes a full disk an error: OpenImageIO's EXR writer can report
+    success for a file whose last chunks the disk had no room for.
+    """
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the output folder {path.parent} does not exist (removed?)")
     tmp = temp_path(path)
     try:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:
-            raise OutputError(f"{path}: no writer ({_clean(oiio.geterror())})")
+            raise OutputError(f"{path}: no writer ({_library_error(oiio)})")
         ok = out.open(str(tmp), spec) and out.write_image(np.ascontiguousarray(pixels))
-        error = out.geterror()
+        error = _library_error(out, "")
         ok = out.close() and ok
         if not ok:
-            raise OutputError(f"{path}: write failed ({_clean(error or out.geterror())})")
+            raise OutputError(f"{path}: write failed ({error or _library_error(out)})")
+        _check_written(path, tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: write failed ({exc})") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # On a read-only file system even removing a file that is not there fails.
+        with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _check_written(path: Path, tmp: Path) -> None:
+    """``OutputError`` unless ``tmp`` reads back whole (every chunk present and decoded)."""
+    inp = oiio.ImageInput.open(str(tmp))
+    if inp is None:
+        raise OutputError(f"{path}: write failed (the file does not read back: disk full?)")
+    try:
+        whole = inp.read_image(0, 0, 0, inp.spec().nchannels, oiio.UNKNOWN) is not None
+        error = _library_error(inp, "")
+    finally:
+        inp.close()
+    if not whole:
+        raise OutputError(f"{path}: write failed, the file is incomplete (disk full?): {error}")
 
 
 def read_stamp(path: Path) -> dict | None:
@@ -375,11 +415,13 @@ def read_stamp(path: Path) -> dict | None:
         return None
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
-        oiio.geterror()  # clear the thread's error
+        _library_error(oiio)  # clear the thread's error
         return None
     try:
         text = inp.spec().get_string_attribute(STAMP_ATTRIBUTE)
         software = inp.spec().get_string_attribute("Software")
+    except UnicodeDecodeError:
+        return None
     finally:
         inp.close()
     if not text and software.startswith(_SOFTWARE_STAMP):
@@ -429,11 +471,77 @@ def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
 
 def _open(path: Path) -> oiio.ImageInput:
     if not path.is_file():
-        raise BadInputError(f"{path}: missing frame")
+        raise BadInputError(f"{path}: {not_a_frame(path)}")
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
-        raise BadInputError(f"{path}: cannot be read ({_clean(oiio.geterror())})")
+        raise BadInputError(f"{path}: cannot be read ({_library_error(oiio)})")
     return inp
+
+
+def not_a_frame(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be a frame."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "missing frame"
+    if stat.S_ISDIR(mode):
+        return "not a file but a folder"
+    kind = "a fifo" if stat.S_ISFIFO(mode) else "a device or socket"
+    return f"not a regular file but {kind}"
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Text in a damaged header (a channel or attribute name, a string value) need not be
+    UTF-8, and OpenImageIO's Python binding fails to decode it: a damaged file, not a bug."""
+    try:
+        with _library_prints(path):
+            yield
+    except UnicodeDecodeError as exc:
+        text = _decode(exc)[:80]
+        raise BadInputError(f"{path}: damaged header (text that is not UTF-8: {text!r})") from None
+
+
+_PRINTING = {".png": "libpng "}
+"""Readers whose library prints its errors on stderr itself, and how its lines start:
+libpng as OpenImageIO's wheels build it (OpenImageIO's own message repeats the text)."""
+_STDERR = threading.Lock()
+
+
+@contextlib.contextmanager
+def _library_prints(path: Path) -> Iterator[None]:
+    """For those readers, file descriptor 2 goes to a temporary file during the read: the
+    library's lines are dropped (our error names the file and says the same), anything else
+    written meanwhile (by another thread) is passed on. One such read at a time."""
+    prefix = _PRINTING.get(path.suffix.lower())
+    if prefix is None:
+        yield
+        return
+    with _STDERR, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith(prefix):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def _check_size(path: Path, spec: oiio.ImageSpec) -> None:
+    if spec.depth > 1:
+        raise BadInputError(f"{path}: volume images are not supported")
+    if not 0 < spec.width * spec.height <= MAX_FRAME_PIXELS:
+        raise BadInputError(
+            f"{path}: damaged header ({spec.width}x{spec.height} pixels; at most "
+            f"{MAX_FRAME_PIXELS} are read)"
+        )
 
 
 def _part_specs(inp: oiio.ImageInput) -> list[oiio.ImageSpec]:
@@ -441,7 +549,7 @@ def _part_specs(inp: oiio.ImageInput) -> list[oiio.ImageSpec]:
     specs = []
     while inp.seek_subimage(len(specs), 0):
         specs.append(oiio.ImageSpec(inp.spec()))
-    inp.geterror()  # seeking past the last part sets an error; clear it
+    _library_error(inp)  # seeking past the last part sets an error; clear it
     return specs
 
 
@@ -480,5 +588,19 @@ def _plate_formats(plate: oiio.ImageSpec) -> list[oiio.TypeDesc]:
     ]
 
 
-def _clean(message: str) -> str:
-    return " ".join(message.split()) or "unknown error"
+def _library_error(source: object, default: str = "unknown error") -> str:
+    """The pending error of OpenImageIO (the module) or of one of its readers or writers,
+    on one line. Its messages quote bytes of a damaged file, which need not be UTF-8: the
+    binding then fails to decode them, and they are decoded here with replacement
+    characters instead."""
+    get: Callable[[], str] = source.geterror  # type: ignore[attr-defined]
+    try:
+        message = get()
+    except UnicodeDecodeError as exc:
+        message = _decode(exc)
+    return " ".join(message.split()) or default
+
+
+def _decode(exc: UnicodeDecodeError) -> str:
+    raw = exc.object
+    return bytes(raw).decode("utf-8", "replace") if raw is not None else ""

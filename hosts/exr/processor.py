@@ -49,6 +49,7 @@ from hosts.exr.io import (
     STAMP_KEYS,
     OutputFormat,
     check_channels,
+    make_folder,
     matte_pixels,
     output_spec,
     read_header,
@@ -461,8 +462,10 @@ def run_shot(
 
     runs = _runs([shot.index(f) for f in todo])
     order = [i for start, stop in runs for i in range(max(0, start - MEMORY_FRAMES), stop)]
+    # Found before any work; a folder or fifo in a frame's place is found when it is read,
+    # like a damaged file, after the frames before it are written.
     missing = sorted(
-        {shot.path(shot.frames[i]) for i in order if not shot.path(shot.frames[i]).is_file()}
+        {shot.path(shot.frames[i]) for i in order if not os.path.lexists(shot.path(shot.frames[i]))}
     )
     if missing:
         listed = ", ".join(str(p) for p in missing[:5])
@@ -500,6 +503,10 @@ def run_shot(
         write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
         emit.frame(position, loaded.frame, len(todo), str(path))
 
+    # Made once, here: a folder removed while the shot runs (with the frames written in it)
+    # is then an error, not silently made again.
+    for folder in sorted({outputs.path(f).parent for f in todo}):
+        make_folder(folder)
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
     try:
         session = _session(source, options, model, *size)
@@ -525,8 +532,13 @@ def run_shot(
                     raise Cancelled(f"{shot.name}: cancelled")
         writer.finish()
         ok = True
-    except FrameError as exc:
-        raise BadInputError(f"{shot.name}: {exc}") from exc
+    except (BadInputError, FrameError) as exc:
+        # The frames before a damaged one are computed: they are written before stopping.
+        with contextlib.suppress(Exception):
+            writer.finish()
+        if isinstance(exc, FrameError):
+            raise BadInputError(f"{shot.name}: {exc}") from exc
+        raise
     finally:
         source.close()
         if not ok:

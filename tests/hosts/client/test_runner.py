@@ -122,8 +122,12 @@ def test_failures_are_explained_in_one_sentence():
     assert explain_failure(crash, python="py", hint=hint, label="Reading footage") == (
         "Reading footage failed: ValueError: frame 3: bad pixels"
     )
-    assert explain_failure(_outcome([], [], -9), python="py", hint=hint) == (
-        "Matting stopped with exit code -9"
+    assert explain_failure(_outcome(["frame 7 done"], [], -9), python="py", hint=hint) == (
+        "Matting was killed by SIGKILL (out of memory, or stopped by the system or a user); "
+        "run it again to finish"
+    )
+    assert explain_failure(_outcome([], [], 70), python="py", hint=hint) == (
+        "Matting stopped with exit code 70"
     )
     # A process that is not memmatte's (a background Blender) lacking a module is no setting.
     assert explain_failure(missing, python="py", hint=hint, needs_memmatte=False).startswith(
