@@ -155,7 +155,9 @@ def _pinned(model) -> list[str]:
 @pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy-ops"])
 def test_torchscript_moves_as_nukes_inference_node_moves_it(request, clip_and_reference, legacy):
     """Inference puts the module and its input on the GPU (*Use GPU if available*) and in
-    half precision (*Optimize for Speed and Memory*); on the CPU here: float64 and half,
+    half precision (*Optimize for Speed and Memory*: "the model and input tensor to the model
+    are converted to half precision", learn.foundry.com/nuke/developers/13.1/
+    catfilecreationreferenceguide/fullHalfPrecision.html); on the CPU here: float64 and half,
     against the session (float32). benchmarks/gpu_check.py does the same on CUDA."""
     model = torch.jit.load(str(request.getfixturevalue("legacy_pt" if legacy else "default_pt")))
     assert _pinned(model) == []
