@@ -3,7 +3,7 @@ compiled session timings, all results under $OUT. About 6 minutes on one H200.
 
     python3 benchmarks/gpu_check.py                 # writes $OUT/ (default /tmp/memmatte-gpu-check)
     python3 benchmarks/gpu_check.py --budget 200    # stop starting new work after 200 s
-    python3 benchmarks/gpu_check.py --parts tests   # only the CUDA tests (or eager, aot)
+    python3 benchmarks/gpu_check.py --parts tests   # only the CUDA tests (or eager, aot, export)
 
 Needs only torch (CUDA build), numpy and safetensors: no OpenImageIO, no bpy. Every timing
 runs in its own process with a timeout, so a crash or a slow compile costs only that line;
@@ -15,8 +15,14 @@ network at ratio 0.25 with the Deep Guided Filter, like benchmarks/speed.py. "ao
 compiles the packages into an empty cache (seconds in ``build_s``); "aot warm" is a fresh
 process loading them (``prepare_s``: session creation to graphs loaded).
 
-Files in $OUT: env.json, results.json (one record per timing), pytest.log, pytest.xml and
-gpu_check.log (everything printed).
+"export": the Nuke TorchScript exports (default and ``--legacy-ops``, 1920x1080 at ratio
+0.25, bundled weights) moved as Nuke's Inference node moves them, ``.to("cuda")`` then
+``.half()``, against a CUDA float32 session on the same frames (max abs difference of alpha
+and foreground), and a frozen export of the same graph, which is expected to fail on CUDA
+(its weights stay on the CPU: what the export no longer does).
+
+Files in $OUT: env.json, results.json (one record per timing), export.json, pytest.log,
+pytest.xml and gpu_check.log (everything printed).
 """
 
 from __future__ import annotations
@@ -41,16 +47,22 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--budget", type=float, default=330.0, help="seconds to start new work in")
     p.add_argument("--one", nargs=4, metavar=("MODE", "SIZE", "PRECISION", "CACHE"))
+    p.add_argument("--export-check", metavar="SIZE", help=argparse.SUPPRESS)
     p.add_argument("--device", default="cuda", help="cpu: a dry run of this script")
     p.add_argument(
         "--parts",
-        default="eager,aot,tests",
-        help="what to run, in this order: eager timings, 512x288 packages, the CUDA tests, "
-        "then 1080p and fp32 packages (a second run can pick up what the budget left out)",
+        default="export,eager,aot,tests",
+        help="what to run, in this order: the Nuke exports on the device, eager timings, "
+        "512x288 packages, the CUDA tests, then 1080p and fp32 packages (a second run can "
+        "pick up what the budget left out)",
     )
     args = p.parse_args()
     if args.one:
         print(json.dumps(_time_one(*args.one, device=args.device)))
+        return 0
+    if args.export_check:
+        for record in _export_check(args.export_check, args.device):
+            print(json.dumps(record), flush=True)
         return 0
     out = Path(os.environ.get("OUT") or "/tmp/memmatte-gpu-check")
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +140,30 @@ def main() -> int:
         timing("aot-cold", size, precision, cache, 200)
         timing("aot-warm", size, precision, cache, 60)
 
+    def exports() -> None:
+        limit = min(180.0, remaining())
+        if limit < 30:
+            say("skipped the export check: out of budget")
+            return
+        size = "1920x1080" if args.device == "cuda" else "160x96"
+        command = [sys.executable, __file__, "--export-check", size, "--device", args.device]
+        try:
+            run = subprocess.run(
+                command, capture_output=True, text=True, timeout=limit, cwd=ROOT, env=_env()
+            )
+            lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+            records = [json.loads(line) for line in lines]
+            if run.returncode != 0:
+                records.append({"error": (run.stderr or run.stdout)[-2000:]})
+        except subprocess.TimeoutExpired:
+            records = [{"error": f"timed out after {limit:.0f} s"}]
+        (out / "export.json").write_text(json.dumps(records, indent=2) + "\n")
+        for r in records:
+            say(f"export {json.dumps(r)[:400]}")
+
     parts = args.parts.split(",")
+    if "export" in parts:
+        exports()
     if "eager" in parts:  # every size and precision: fast, and the baseline of the rest
         for size in SIZES:
             for precision in ("fp32", "fp16", "bf16"):
@@ -199,6 +234,66 @@ def _describe(r: dict) -> str:
     if r.get("prepare_s") is not None:
         text += f", prepare {r['prepare_s']:.2f} s"
     return text + f", process {r['process_s']:.1f} s, peak GPU {r['peak_gpu_mib']:.0f} MiB"
+
+
+def _export_check(size: str, device: str) -> list[dict]:
+    """The Nuke exports moved to ``device`` in float32 and half, against the session."""
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._common import frames, network
+    from core import MattingSession
+    from core.export import StatelessMatting, export, stacked_frames
+
+    width, height = (int(v) for v in size.split("x"))
+    ratio = 0.25 if width >= 1920 else 0.5
+    net, _ = network(None)
+    clip = [f.astype(np.float32) / 255 for f in frames(4, height, width)]
+    reference = list(MattingSession(clip, weights=net, device=device, downsample_ratio=ratio))
+    t = 3
+    stacked = np.concatenate([clip[i].transpose(2, 0, 1) for i in stacked_frames(t)])[None]
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("default", "legacy", "frozen"):
+            path = Path(tmp) / f"{name}.pt"
+            if name == "frozen":  # how the export was made before: weights frozen on the CPU
+                model = StatelessMatting(net.float().cpu().eval(), height, width, ratio).eval()
+                with torch.no_grad():
+                    example = torch.rand(1, 9, height, width)
+                    traced = torch.jit.trace(model, example, check_trace=False)
+                    torch.jit.save(torch.jit.freeze(traced), str(path))
+            else:
+                export(net, path, fmt="torchscript", height=height, width=width, ratio=ratio,
+                       legacy_ops=name == "legacy")  # fmt: skip
+            module = torch.jit.load(str(path)).to(device)
+            for dtype in (torch.float32, torch.float16):
+                record = {"export": name, "size": size, "device": device, "dtype": str(dtype)}
+                try:
+                    module.to(dtype)
+                    x = torch.from_numpy(stacked).to(device, dtype)
+                    with torch.no_grad():
+                        for _ in range(3):  # the profiling executor's first runs
+                            out = module(x)
+                        if device == "cuda":
+                            torch.cuda.synchronize()
+                        started = time.perf_counter()
+                        out = module(x)
+                        if device == "cuda":
+                            torch.cuda.synchronize()
+                    record["ms"] = round((time.perf_counter() - started) * 1000, 2)
+                    record["out_dtype"] = str(out.dtype)
+                    out = out.float().cpu().numpy()[0]
+                    alpha = np.abs(out[3] - reference[t].alpha).max()
+                    fgr = np.abs(out[:3].transpose(1, 2, 0) - reference[t].foreground).max()
+                    record["alpha_max_diff"] = float(alpha)
+                    record["foreground_max_diff"] = float(fgr)
+                except Exception as error:
+                    record["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+                records.append(record)
+    return records
 
 
 def _time_one(mode: str, size: str, precision: str, cache: str, device: str) -> dict:

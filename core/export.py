@@ -2,7 +2,7 @@
 
     python -m core.export --format onnx --size 1920x1080 --ratio 0.25 -o memmatte.onnx
     python -m core.export --format torchscript --size 1920x1080 --ratio 0.25 -o memmatte.pt
-    python -m core.export --format torchscript --legacy-ops ... -o memmatte.pt  # Nuke 14, 15
+    python -m core.export --format torchscript --legacy-ops ... -o memmatte.pt  # Nuke 13-15
 
 The exported graph has one input, frames t-2, t-1 and t stacked as 9 channels
 (1, 9, H, W) float in [0, 1] sRGB, and one output (1, 4, H, W): foreground RGB (not
@@ -11,13 +11,20 @@ graph has no dynamic shapes. At the start of a shot, pass the first frame for th
 ones (what Nuke's TimeOffset does when it holds the first frame): ``stacked_frames(t)`` lists
 the frames of frame t's input.
 
+The TorchScript export is traced on the CPU in float32 and not frozen: its weights stay
+parameters and buffers, and it makes no tensor of its own, so it runs wherever its loader
+moves it, ``.to("cuda")`` and ``.half()`` as Nuke's Inference node does with *Use GPU if
+available* and *Optimize for Speed and Memory* (a frozen module would keep its weights as
+constants on the CPU: PyTorch issues #57569, #48437).
+
 A TorchScript file is loaded by compiling its code against the loading libtorch's operators.
-A trace by this torch calls ``aten::pad`` (new in PyTorch 1.13) and the 13-argument
-``aten::_convolution``, so only hosts on PyTorch 2.x load the default export. ``--legacy-ops``
-traces replicate padding as index selections and rewrites every convolution as the
-7-argument ``aten::conv2d`` and every bilinear resize as the 5-argument
-``aten::upsample_bilinear2d``, leaving only the operators of ``LEGACY_OPS``
-(docs/hosts/nuke.md: which Nuke loads what).
+A trace by this torch calls ``aten::pad`` and the 13-argument ``aten::_convolution``, which
+libtorch 1.12 has and 1.6 has not. ``--legacy-ops`` traces replicate padding as slices and
+concatenations and rewrites every convolution as the 7-argument ``aten::conv2d`` and every
+bilinear resize as the 5-argument ``aten::upsample_bilinear2d``, leaving only the operators
+of ``LEGACY_OPS``, and leaves out the archive's debug records, which libtorch 1.6 cannot
+read (docs/hosts/nuke.md: which Nuke loads what; benchmarks/old_libtorch.py runs both
+exports under older torch releases).
 
     python -m core.export --format torchscript --flexible -o memmatte_any.pt
 
@@ -34,6 +41,7 @@ import argparse
 import contextlib
 import logging
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +118,7 @@ LEGACY_OPS = frozenset(
     for name in [
         "adaptive_avg_pool2d",
         "avg_pool2d",
+        "batch_norm",
         "bmm",
         "cat",
         "clamp",
@@ -119,7 +128,7 @@ LEGACY_OPS = frozenset(
         "flatten",
         "hardsigmoid",
         "hardswish_",
-        "index_select",
+        "Int",
         "mean",
         "mul",
         "relu",
@@ -136,7 +145,7 @@ LEGACY_OPS = frozenset(
     ]
 )
 """The operators a ``--legacy-ops`` TorchScript graph may call, each with a signature that
-PyTorch 1.12 (Nuke 14 and 15) has; graph plumbing (``prim::``) aside."""
+PyTorch 1.6 (Nuke 13) and 1.12 (Nuke 14 and 15) have; graph plumbing (``prim::``) aside."""
 
 _CONVOLUTION = """
 graph(%x, %w, %b, %stride: int[], %padding: int[], %dilation: int[], %transposed: bool,
@@ -162,19 +171,43 @@ graph(%x, %size: int[], %align: bool, %scales):
     return (%y)"""
 
 
+def graphs(module: torch.jit.ScriptModule) -> list[torch.Graph]:
+    """The forward graph of a TorchScript module and of every submodule that has one: a
+    loading libtorch compiles each of them, whether the module's forward calls it or not."""
+    return [sub.graph for sub in module.modules() if sub._c._has_method("forward")]
+
+
+def graph_nodes(module: torch.jit.ScriptModule) -> Iterator[torch.Node]:
+    """Every node of ``graphs(module)``, those in blocks (if, loop) included."""
+
+    def walk(nodes: Iterator[torch.Node]) -> Iterator[torch.Node]:
+        for node in nodes:
+            yield node
+            for block in node.blocks():
+                yield from walk(block.nodes())
+
+    for graph in graphs(module):
+        yield from walk(graph.nodes())
+
+
 def graph_ops(module: torch.jit.ScriptModule) -> set[str]:
-    """The operators a TorchScript module's forward calls (``aten::conv2d``, ...)."""
-    return {node.kind() for node in module.inlined_graph.nodes()}
+    """The operators a TorchScript module's code calls (``aten::conv2d``, ...)."""
+    return {node.kind() for node in graph_nodes(module)}
 
 
 def _replicate_pad(x: Tensor, pad: tuple[int, ...]) -> Tensor:
-    """``F.pad(x, (left, right, top, bottom), mode="replicate")`` as two index selections
-    (edge rows and columns repeated), with the indices fixed at trace time."""
+    """``F.pad(x, (left, right, top, bottom), mode="replicate")`` as slices of the edge rows
+    and columns, expanded and concatenated (sizes fixed at trace time). No index tensor is
+    made, so the graph holds no tensor of its own that would stay on the CPU when the
+    module moves to the GPU."""
     left, right, top, bottom = (int(p) for p in pad)  # fixed at trace time, as the size is
-    height, width = int(x.shape[-2]), int(x.shape[-1])
-    rows = torch.arange(-top, height + bottom).clamp(0, height - 1)
-    cols = torch.arange(-left, width + right).clamp(0, width - 1)
-    return x.index_select(-2, rows).index_select(-1, cols)
+    lead = (-1,) * (x.dim() - 2)
+    rows = [x[..., :1, :].expand(*lead, top, -1)] if top else []
+    rows += [x, *([x[..., -1:, :].expand(*lead, bottom, -1)] if bottom else [])]
+    x = torch.cat(rows, dim=-2) if len(rows) > 1 else x
+    cols = [x[..., :1].expand(*lead, -1, left)] if left else []
+    cols += [x, *([x[..., -1:].expand(*lead, -1, right)] if right else [])]
+    return torch.cat(cols, dim=-1) if len(cols) > 1 else x
 
 
 @contextlib.contextmanager
@@ -197,19 +230,34 @@ def _legacy_padding() -> Iterator[None]:
 
 
 def _legacy_rewrite(module: torch.jit.ScriptModule) -> None:
-    """Rewrites a frozen module's convolutions and bilinear resizes to their old signatures."""
-    graph = module.graph
-    for node in graph.findAllNodes("aten::_convolution"):
-        transposed = node.inputsAt(6).node()
-        if transposed.kind() != "prim::Constant" or transposed.output().toIValue():
-            raise ValueError("a transposed or non-constant convolution has no conv2d form")
+    """Rewrites the convolutions and bilinear resizes of a traced module and its submodules
+    to their old signatures."""
     rewrite = torch._C._jit_pass_custom_pattern_based_rewrite_graph
-    rewrite(_CONVOLUTION, _CONV2D, graph)
-    rewrite(_UPSAMPLE_VEC, _UPSAMPLE, graph)
+    for graph in graphs(module):
+        for node in graph.findAllNodes("aten::_convolution"):
+            transposed = node.inputsAt(6).node()
+            if transposed.kind() != "prim::Constant" or transposed.output().toIValue():
+                raise ValueError("a transposed or non-constant convolution has no conv2d form")
+        rewrite(_CONVOLUTION, _CONV2D, graph)
+        rewrite(_UPSAMPLE_VEC, _UPSAMPLE, graph)
     left = graph_ops(module) - LEGACY_OPS
     left = {op for op in left if op.startswith("aten::")}
     if left:
         raise ValueError(f"--legacy-ops: operators without an old form: {sorted(left)}")
+
+
+def _drop_debug_info(path: Path) -> None:
+    """Removes the ``code/*.debug_pkl`` records (source ranges for error messages) from a
+    TorchScript archive: libtorch 1.6 (Nuke 13) fails on the format this torch writes them
+    in ("Expected Tuple but got String") and loads the archive without them."""
+    with zipfile.ZipFile(path) as archive:
+        records = [(info, archive.read(info)) for info in archive.infolist()]
+    temporary = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+        for info, data in records:
+            if not info.filename.endswith(".debug_pkl"):
+                archive.writestr(info, data)
+    temporary.replace(path)
 
 
 class _Encode(nn.Module):
@@ -384,10 +432,14 @@ def export(
         if fmt == "torchscript":
             with _legacy_padding() if legacy_ops else contextlib.nullcontext():
                 traced = torch.jit.trace(model, example, check_trace=False)
-            traced = torch.jit.freeze(traced)
+            # Not frozen: the weights stay parameters and buffers, so the module moves
+            # with .to(device) and .half() as Nuke's Inference node moves it (a frozen
+            # module keeps its constants where they were frozen: PyTorch #57569, #48437).
             if legacy_ops:
                 _legacy_rewrite(traced)
             torch.jit.save(traced, str(path))
+            if legacy_ops:
+                _drop_debug_info(path)
         elif fmt == "onnx":
             torch.onnx.export(
                 model,
@@ -430,8 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--legacy-ops",
         action="store_true",
-        help="TorchScript for older libtorch (Nuke 14 and 15, PyTorch 1.12): no aten::pad, "
-        "7-argument conv2d (docs/hosts/nuke.md)",
+        help="TorchScript for older libtorch (Nuke 13 to 15, PyTorch 1.6 and 1.12): no "
+        "aten::pad, 7-argument conv2d (docs/hosts/nuke.md)",
     )
     args = parser.parse_args(argv)
     if args.legacy_ops and args.format != "torchscript":

@@ -18,7 +18,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 SCHEMA = 1
 
@@ -27,15 +27,29 @@ class EventError(ValueError):
     """A line that is not an event this client can read (malformed, newer schema)."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class Event:
-    """Base of every event. time: seconds since the epoch (0: ``encode`` writes now)."""
+    """Base of every event, each a frozen dataclass made by ``_event``. time: seconds since
+    the epoch (0: ``encode`` writes now), its last field, given by keyword."""
 
     kind: ClassVar[str] = ""
     time: float = 0.0
 
 
-@dataclass(frozen=True)
+_Kind = TypeVar("_Kind", bound=type)
+
+
+def _event(cls: _Kind) -> _Kind:
+    """``@dataclass(frozen=True)`` of an event, with ``time: float = 0.0`` as its last field.
+
+    ``dataclass(kw_only=True)`` on the base would be the plain way to follow the kinds'
+    fields without defaults by a field with one, but it needs Python 3.10, and this module
+    runs in Nuke 13's Python 3.7 (docs/hosts/nuke.md)."""
+    cls.__annotations__["time"] = "float"
+    cls.time = 0.0
+    return dataclass(frozen=True)(cls)
+
+
+@_event
 class ShotStart(Event):
     """A shot begins: ``total`` frames to write to the output pattern ``path``."""
 
@@ -46,7 +60,7 @@ class ShotStart(Event):
     done: int = 0
 
 
-@dataclass(frozen=True)
+@_event
 class Resume(Event):
     """``--resume``: ``done`` of the shot's ``total`` frames were already complete."""
 
@@ -56,7 +70,7 @@ class Resume(Event):
     total: int
 
 
-@dataclass(frozen=True)
+@_event
 class StaleTemp(Event):
     """A temporary file ``path`` left by a killed run was removed."""
 
@@ -65,7 +79,7 @@ class StaleTemp(Event):
     path: str
 
 
-@dataclass(frozen=True)
+@_event
 class Sanitised(Event):
     """NaN, Inf or negative values of the plate ``path`` (frame ``frame``) were replaced."""
 
@@ -76,7 +90,7 @@ class Sanitised(Event):
     message: str
 
 
-@dataclass(frozen=True)
+@_event
 class ShotWarning(Event):
     """Something the user should know (frames outside the shot skipped, ...)."""
 
@@ -85,7 +99,7 @@ class ShotWarning(Event):
     message: str
 
 
-@dataclass(frozen=True)
+@_event
 class Note(Event):
     """Information about how the shot is read (named by one file, ...)."""
 
@@ -94,7 +108,7 @@ class Note(Event):
     message: str
 
 
-@dataclass(frozen=True)
+@_event
 class Compiled(Event):
     """Which compiled graphs the shot runs (cache entry ``path``), built or missing."""
 
@@ -104,7 +118,7 @@ class Compiled(Event):
     path: str = ""
 
 
-@dataclass(frozen=True)
+@_event
 class Frame(Event):
     """Frame ``frame`` was written to ``path``: ``done`` of ``total``, in frame order (every
     frame before it is written too)."""
@@ -117,7 +131,7 @@ class Frame(Event):
     path: str = ""
 
 
-@dataclass(frozen=True)
+@_event
 class ShotDone(Event):
     """The shot ended: ``done`` frames written in ``seconds``."""
 
@@ -128,7 +142,7 @@ class ShotDone(Event):
     seconds: float
 
 
-@dataclass(frozen=True)
+@_event
 class Error(Event):
     """The run stopped: ``message`` names the frame or file, ``exit_code`` is the process's."""
 
@@ -137,7 +151,7 @@ class Error(Event):
     exit_code: int
 
 
-@dataclass(frozen=True)
+@_event
 class Cancelled(Event):
     """The run was interrupted (SIGINT, SIGTERM, broken pipe); rerun with --resume."""
 
@@ -155,7 +169,7 @@ class Failure:
     message: str
 
 
-@dataclass(frozen=True)
+@_event
 class Summary(Event):
     """The run ended (exit code ``exit_code``); ``failures``: shots that failed."""
 
@@ -165,7 +179,7 @@ class Summary(Event):
     failures: tuple[Failure, ...] = ()
 
 
-@dataclass(frozen=True)
+@_event
 class OpenJD(Event):
     """``--emit-openjd`` wrote a template; ``message`` says where and how to run it."""
 
@@ -173,7 +187,7 @@ class OpenJD(Event):
     message: str
 
 
-@dataclass(frozen=True)
+@_event
 class Unknown(Event):
     """A kind this client does not know (from a newer processor of the same schema)."""
 

@@ -2,6 +2,8 @@
 and nothing else (``-S``: no site-packages and none of their ``.pth`` start-up imports;
 ``-I``: no ``PYTHONPATH``, no user site)."""
 
+from __future__ import annotations
+
 import subprocess
 import sys
 

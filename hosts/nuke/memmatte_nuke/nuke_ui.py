@@ -157,7 +157,7 @@ def show_matte(node, matte: str, first: int, last: int):
         if read is None or read.Class() != "Read":
             read = nuke.nodes.Read(name=name)
             read.setXYpos(node.xpos() + 150, node.ypos())
-        elif read["file"].value() == matte:
+        elif _same_files(read["file"].value(), matte):
             first = min(first, int(read["first"].value()))
             last = max(last, int(read["last"].value()))
         read["file"].setValue(matte)
@@ -172,11 +172,22 @@ def show_matte(node, matte: str, first: int, last: int):
     return read
 
 
+def _same_files(a: str, b: str) -> bool:
+    """Whether two file knob values name the same sequence: Nuke returns a file knob's value
+    as ``%04d`` whatever was set (``####``), so the strings differ where the files do not."""
+    try:
+        return render.FramePattern.parse(a) == render.FramePattern.parse(b)
+    except ValueError:  # no frame number: a single file
+        return a == b
+
+
 def _parent(node):
-    full = node.fullName()
-    if "." in full:
-        return nuke.toNode(full.rsplit(".", 1)[0])
-    return nuke.root()
+    """The group that holds ``node``, found from the root by its full name: ``toNode``
+    works in the current group context, which inside a button's script is the gizmo."""
+    group = nuke.root()
+    for name in node.fullName().split(".")[:-1]:
+        group = group.node(name)
+    return group
 
 
 def _set_status(node, text: str) -> None:

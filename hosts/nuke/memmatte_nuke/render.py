@@ -8,6 +8,7 @@ knob callbacks, so everything in this module runs (and is tested) outside Nuke.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -245,6 +246,7 @@ class RenderJob:
             if frame is not None and frame in self._done:
                 continue
             if path.is_file() or path.is_symlink():
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok): 3.8+
+                    path.unlink()
         if self._made_folder and not any(self._folder.iterdir()):
             self._folder.rmdir()

@@ -12,7 +12,6 @@ import pytest
 
 from hosts.client import events
 from hosts.client.events import SCHEMA, EventError, encode, parse
-from tests.hosts.exr.images import write_shot
 
 ROOT = Path(__file__).parents[3]
 
@@ -76,7 +75,7 @@ def test_every_kind_has_a_processor_or_command_line_emitter():
 
 def test_newer_fields_are_ignored_and_unknown_kinds_kept():
     line = encode(events.Frame("s", 7, 1, 3, "/o/m.0007.exr", time=1.0))
-    record = json.loads(line) | {"gpu_ms": 12.5}
+    record = {**json.loads(line), "gpu_ms": 12.5}
     assert parse(json.dumps(record)) == events.Frame("s", 7, 1, 3, "/o/m.0007.exr", time=1.0)
     unknown = parse(json.dumps({"schema": SCHEMA, "event": "heartbeat", "time": 2.0, "n": 1}))
     assert unknown == events.Unknown("heartbeat", (("n", 1),), time=2.0)
@@ -104,6 +103,8 @@ def test_a_line_that_is_not_json_is_refused():
 
 
 def test_every_line_of_a_real_json_run_parses(tmp_path, weights):
+    from tests.hosts.exr.images import write_shot  # not at the top: the rest runs on 3.7
+
     write_shot(tmp_path / "in", 3)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / ".m.1002.tmp-4000000.exr").write_bytes(b"left by a killed run")
@@ -130,6 +131,8 @@ def test_every_line_of_a_real_json_run_parses(tmp_path, weights):
 
 
 def test_a_failed_run_ends_with_an_error_event(tmp_path):
+    from tests.hosts.exr.images import write_shot
+
     write_shot(tmp_path / "in", 1)
     run = subprocess.run(
         [sys.executable, "-m", "core.batch", str(tmp_path / "in"), "--log-format", "json",

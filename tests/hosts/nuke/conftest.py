@@ -22,4 +22,11 @@ def fake_nuke(monkeypatch, memmatte_nuke):
 
     fake_nuke.reset()
     monkeypatch.setitem(sys.modules, "nuke", fake_nuke)
-    return fake_nuke
+    yield fake_nuke
+    # A render still running (a slow machine) must not answer the next test's button with
+    # "already rendering".
+    from memmatte_nuke import nuke_ui
+
+    for job in nuke_ui._running.values():
+        job.cancel()
+    nuke_ui._running.clear()

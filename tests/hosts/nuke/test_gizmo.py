@@ -273,3 +273,22 @@ def test_colour_conversion_is_linear_to_srgb_and_back(gizmo):
     assert _disabled(to_srgb, knobs_off) and _disabled(to_linear, knobs_off)
     assert not _disabled(to_srgb, DEFAULTS)
     assert _disabled(gizmo.node("Premult1"), {**DEFAULTS, "premultiply": 0})
+
+
+def test_inference_moves_the_model_where_the_export_is_tested_to_go(gizmo):
+    """*Use GPU if available* (on by default) puts the model on the GPU and *optimize for
+    speed and memory* (off by default) in half precision: the export is tested to follow
+    both (tests/core/test_export.py on the CPU in half, benchmarks/gpu_check.py on CUDA in
+    float32 and half)."""
+    (inference,) = gizmo.of_class("Inference")
+    assert inference.expression("useGPUIfAvailable") == "parent.useGPUIfAvailable"
+    assert inference.expression("halfPrecision") == "parent.halfPrecision"
+    assert gizmo.knobs["useGPUIfAvailable"].text == "true"
+    assert "halfPrecision" not in gizmo.knobs  # off
+    root = NUKE_DIR.parents[1]
+    tests = (root / "tests" / "core" / "test_export.py").read_text()
+    assert "def test_torchscript_moves_as_nukes_inference_node_moves_it" in tests
+    assert "torch.half" in tests
+    gpu_check = (root / "benchmarks" / "gpu_check.py").read_text()
+    assert "module = torch.jit.load(str(path)).to(device)" in gpu_check
+    assert "torch.float16" in gpu_check

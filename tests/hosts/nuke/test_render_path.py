@@ -55,21 +55,25 @@ def button_script(gizmo_text):
     return gizmo_text.user_knob("render_matte").flags["T"]
 
 
-def _gizmo_knobs(gizmo) -> dict:
-    """The gizmo's user knobs with their default values, as Nuke would create them."""
+def _gizmo_knobs(fake_nuke, gizmo, **settings) -> dict:
+    """The gizmo's user knobs with their default values (or ``settings``), as Nuke would
+    create them: file knobs (type 2) and integer knobs (type 3) as such."""
     knobs = {}
     for knob in gizmo.user_knobs:
         if knob.type in (20, 22):  # tabs and buttons hold no value
             continue
         token = gizmo.knobs.get(knob.name)
         if knob.type == 6:
-            knobs[knob.name] = token is not None and token.text == "true"
+            value = token is not None and token.text == "true"
         elif knob.type == 3:
-            knobs[knob.name] = int(token.text) if token else 0
+            value = int(token.text) if token else 0
         elif knob.type == 4:  # an enumeration's value() is its item's name: the first
-            knobs[knob.name] = token.text if token else knob.flags["M"].split()[0]
+            value = token.text if token else knob.flags["M"].split()[0]
         else:
-            knobs[knob.name] = token.text if token else ""
+            value = token.text if token else ""
+        value = settings.get(knob.name, value)
+        kind = {2: fake_nuke.File_Knob, 3: fake_nuke.Int_Knob}.get(knob.type, fake_nuke.Knob)
+        knobs[knob.name] = kind(value)
     return knobs
 
 
@@ -78,20 +82,18 @@ def scene(fake_nuke, gizmo_text):
     """A Read → Dot → Memmatte1 graph; the Memmatte node has exactly the gizmo's knobs."""
 
     def make(plate: str, first: int, last: int, **settings):
-        read = fake_nuke.Node("Read", "Read1", {"file": plate, "first": first, "last": last})
+        read = fake_nuke.Read("Read1", plate, first, last)
         dot = fake_nuke.Node("Dot", "Dot1", inputs=[read])
-        knobs = _gizmo_knobs(gizmo_text)
+        knobs = _gizmo_knobs(fake_nuke, gizmo_text, **{"python": sys.executable, **settings})
         assert set(settings) <= set(knobs), "a knob the gizmo does not have"
-        knobs.update({"python": sys.executable, **settings})
-        return fake_nuke.Node("Memmatte", "Memmatte1", knobs, inputs=[dot])
+        return fake_nuke.Group("Memmatte", "Memmatte1", knobs, inputs=[dot])
 
     return make
 
 
 def _press(fake_nuke, gizmo, script):
     """What Nuke does when the Python button is pressed."""
-    fake_nuke._this.append(gizmo)
-    exec(compile(script, "render_matte", "exec"), {"nuke": fake_nuke})
+    fake_nuke.press(gizmo, "render_matte", script, fake_nuke)
 
 
 def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
@@ -106,7 +108,7 @@ def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
     assert fake_nuke.messages == [], gizmo["status"].value()
     read = fake_nuke.toNode("Memmatte1_matte")
     assert read.Class() == "Read"
-    assert read["file"].value() == str(tmp_path / "matte" / "plate.####.exr")
+    assert read["file"].value() == str(tmp_path / "matte" / "plate.%04d.exr")  # as Nuke says it
     assert (read["first"].value(), read["last"].value()) == (FIRST, LAST)
     assert (read["origfirst"].value(), read["origlast"].value()) == (FIRST, LAST)
     assert read["reload"].executed == 1
@@ -126,21 +128,55 @@ def test_render_button_renders_the_read_and_creates_a_read_of_the_matte(
     assert task.message == f"frame {LAST} (6 of 6)"
 
 
-def test_a_later_render_updates_the_same_read(fake_nuke, scene, memmatte_nuke):
+def test_a_later_render_updates_the_same_read(fake_nuke, memmatte_nuke):
     from memmatte_nuke import nuke_ui
 
-    gizmo = fake_nuke.Node("Memmatte", "Memmatte1", {"status": ""})
+    gizmo = fake_nuke.Group("Memmatte", "Memmatte1", {"status": ""})
     gizmo.setXYpos(100, 40)
     read = nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 1001, 1050)
     assert (read.xpos(), read.ypos()) == (250, 40)
+    assert read["file"].value() == "/s/matte/p.%04d.exr"  # Nuke's form of what was set
     # Frames 1051-1100 of the same files: one Read, its range grown to take them in.
     assert nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 1051, 1100) is read
     assert (read["first"].value(), read["last"].value()) == (1001, 1100)
     # Other files: the Read now shows those, with their range only.
     assert nuke_ui.show_matte(gizmo, "/s/v2/p.####.exr", 1010, 1020) is read
-    assert read["file"].value() == "/s/v2/p.####.exr"
+    assert read["file"].value() == "/s/v2/p.%04d.exr"
     assert (read["first"].value(), read["origlast"].value()) == (1010, 1020)
     assert read["reload"].executed == 3
+
+
+def test_the_matte_read_goes_beside_a_gizmo_inside_a_group(fake_nuke, memmatte_nuke):
+    """In the gizmo's own context (where its button's code runs) ``toNode`` sees the
+    gizmo's insides; the Read is made and found in the group that holds the gizmo."""
+    from memmatte_nuke import nuke_ui
+
+    with fake_nuke.Group("Group", "Group1") as group:
+        gizmo = fake_nuke.Group("Memmatte", "Memmatte1", {"status": ""})
+    assert gizmo.fullName() == "Group1.Memmatte1"
+    with gizmo:
+        read = nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 1, 10)
+        assert nuke_ui.show_matte(gizmo, "/s/matte/p.####.exr", 11, 20) is read
+    assert group.node("Memmatte1_matte") is read and read.fullName() == "Group1.Memmatte1_matte"
+    assert fake_nuke.toNode("Memmatte1_matte") is None, "not at the top level"
+    assert fake_nuke.toNode("Group1.Memmatte1_matte") is read
+    assert (read["first"].value(), read["last"].value()) == (1, 20)
+
+
+def test_the_fake_answers_as_nuke_does(fake_nuke):
+    """The facts of fake_nuke's docstring that the code depends on."""
+    read = fake_nuke.Read("Read1", "/s/p.####.exr", 1, 3)
+    assert read["file"].value() == "/s/p.%04d.exr" == fake_nuke.filename(read)
+    with pytest.raises(NameError):
+        read["no_such_knob"]
+    assert read.knob("no_such_knob") is None
+    assert read["first"].value() == 1
+    with pytest.raises(TypeError):
+        read["last"].setValue("3")
+    with fake_nuke.Group("Group", "Group1"):
+        inner = fake_nuke.Read("Read1", "/s/q.#.exr")
+        assert fake_nuke.toNode("Read1") is inner and fake_nuke.thisGroup().name() == "Group1"
+    assert fake_nuke.toNode("Read1") is read
 
 
 def test_cancel_kills_the_processor_and_removes_partial_files(
