@@ -530,3 +530,28 @@ def test_extension_zip_installs_and_registers_the_node(tmp_path):
     assert info["operators"] == [True, True]
     installed = tmp_path / "user" / "extensions" / "user_default" / "memmatte"
     assert (installed / "blender_manifest.toml").is_file()
+
+
+def test_install_button_makes_memmatte_python_from_a_wheelhouse_then_checks_it(
+    tmp_path, blend, monkeypatch
+):
+    from tests.hosts.client.wheelhouse import fake_wheelhouse, isolate_pip
+
+    monkeypatch.chdir(tmp_path)  # the Check's python -c must not see this checkout's core/
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    isolate_pip(monkeypatch)
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    venv = tmp_path / "memmatte-venv"
+    prefs.python = ""
+    prefs.install_folder = str(venv)
+    prefs.wheelhouse = str(fake_wheelhouse(tmp_path / "wheelhouse"))
+    prefs.install_torch = "cpu"
+    assert bpy.ops.memmatte.install() == {"FINISHED"}
+    assert prefs.python == str(venv / "bin" / "python")
+    assert prefs.status == (
+        f"OK: Python {sys.version.split()[0]}, torch 2.99.0+fake, no CUDA, CPU only"
+    )
+    # A second install into the same folder is refused, and the environment stays.
+    with pytest.raises(RuntimeError, match="already exists; choose a new folder"):
+        bpy.ops.memmatte.install()
+    assert (venv / "bin" / "python").exists()

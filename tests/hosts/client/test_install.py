@@ -7,65 +7,30 @@ import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from hosts.client import install
 from hosts.client.install import Installer, InstallError, InstallPlan
-
-
-def make_wheel(folder: Path, name: str, version: str, files: dict[str, str], requires=()) -> Path:
-    """A pure-Python wheel of ``files`` (path in site-packages → text)."""
-    info = f"{name}-{version}.dist-info"
-    metadata = "".join(
-        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
-        + [f"Requires-Dist: {r}\n" for r in requires]
-    )
-    contents = {
-        **files,
-        f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-    }
-    contents[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in [*contents, f"{info}/RECORD"])
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, text in contents.items():
-            archive.writestr(member, text)
-    return path
+from tests.hosts.client.wheelhouse import fake_wheelhouse, isolate_pip
 
 
 @pytest.fixture
 def wheelhouse(tmp_path) -> Path:
-    """A fake torch and a fake memmatte that needs it: enough for the host's Check probe."""
-    house = tmp_path / "wheelhouse"
-    house.mkdir()
-    torch = (
-        "__version__ = '2.99.0+fake'\n"
-        "class cuda:\n    @staticmethod\n    def is_available():\n        return False\n"
-    )
-    make_wheel(house, "torch", "2.99.0", {"torch/__init__.py": torch})
-    batch = "def main():\n    return 0\n"
-    make_wheel(
-        house, "memmatte", "0.1.0",
-        {"core/__init__.py": "", "core/batch.py": batch},
-        requires=["torch>=2.3"],
-    )  # fmt: skip
-    return house
+    return fake_wheelhouse(tmp_path / "wheelhouse")
 
 
-def _env(tmp_path) -> dict:
-    # This machine's pip configuration (extra indexes, find-links) stays out of the test.
-    return dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1")
+@pytest.fixture(autouse=True)
+def _hermetic_pip(monkeypatch):
+    isolate_pip(monkeypatch)
 
 
 def test_installs_torch_and_memmatte_from_a_wheelhouse_and_the_probe_passes(tmp_path, wheelhouse):
     venv = tmp_path / "memmatte-venv"
     plan = InstallPlan(str(venv), sys.executable, wheelhouse=str(wheelhouse), torch="cpu")
     seen = []
-    installer = Installer(plan, env=_env(tmp_path))
+    installer = Installer(plan)
     plan.check()
     progress = installer.run(on_progress=seen.append)
     assert progress.state == "done", progress.message
@@ -89,7 +54,7 @@ def test_a_missing_package_fails_in_one_sentence_and_leaves_nothing(tmp_path, wh
     (wheelhouse / "torch-2.99.0-py3-none-any.whl").unlink()
     venv = tmp_path / "memmatte-venv"
     plan = InstallPlan(str(venv), sys.executable, wheelhouse=str(wheelhouse), torch="cpu")
-    progress = Installer(plan, env=_env(tmp_path)).run()
+    progress = Installer(plan).run()
     assert progress.state == "failed"
     assert progress.message.startswith("Installing torch (cpu) failed: ")
     assert "torch" in progress.message and "Traceback" not in progress.message
@@ -103,7 +68,7 @@ def test_cancel_stops_the_step_and_leaves_no_half_made_venv(tmp_path, wheelhouse
     slow.chmod(0o755)
     venv = tmp_path / "memmatte-venv"
     plan = InstallPlan(str(venv), str(slow), wheelhouse=str(wheelhouse), torch="cpu")
-    installer = Installer(plan, env=_env(tmp_path)).start()
+    installer = Installer(plan).start()
     deadline = time.monotonic() + 20
     while not (venv / "pyvenv.cfg").exists():
         assert time.monotonic() < deadline, "the step never started"
@@ -127,7 +92,7 @@ def test_a_folder_left_half_made_is_replaced_but_another_folder_is_refused(tmp_p
         plan.check()
     (venv / install.MARKER).touch()  # an install that a crashed host never finished
     plan.check()
-    assert Installer(plan, env=_env(tmp_path)).run().state == "done"
+    assert Installer(plan).run().state == "done"
     assert not (venv / "something").exists()
 
 
