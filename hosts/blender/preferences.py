@@ -128,9 +128,6 @@ class MEMMATTE_OT_check_python(bpy.types.Operator):
             prefs.status = f"Cannot start {python}: {error.strerror or error}"
             self.report({"ERROR"}, prefs.status)
             return {"CANCELLED"}
-        if bpy.app.background:  # no event loop to run the timer: wait (scripts, tests)
-            _report_check(prefs, _checks.pop("running"))
-            return {"FINISHED"}
         prefs.status = "Checking…"
         bpy.app.timers.register(_finish_check, first_interval=0.2)
         return {"FINISHED"}
@@ -245,6 +242,8 @@ class MEMMATTE_OT_install(bpy.types.Operator):
         prefs.python = progress.message  # the new environment's interpreter
         self.report({"INFO"}, f"Memmatte: installed in {progress.message}")
         bpy.ops.memmatte.check_python()
+        if bpy.app.background:  # no event loop runs the Check's timer: wait for it here
+            _report_check(prefs, _checks.pop("running"))
         return {"FINISHED"}
 
     def _failed(self, prefs, message: str) -> set[str]:
