@@ -9,6 +9,11 @@ left out. The host client, ``hosts/client``, goes in as the subpackage ``client/
 of ``client.py``, which stands for it in the source tree: installed, the add-on has no
 ``hosts`` package to import it from. Install it with Preferences › Get Extensions › Install from Disk, or
 ``blender --command extension install-file -r user_default -e memmatte_blender.zip``.
+
+    python -m hosts.blender.build --wheel dist/memmatte-0.1.0-py3-none-any.whl
+
+also carries that memmatte wheel (``pip wheel --no-deps -w dist .``) in the zip's
+``wheels/``: what the preferences' *Install memmatte* button installs by default.
 """
 
 from __future__ import annotations
@@ -59,12 +64,19 @@ def files(folder: Path = HERE, client: Path = CLIENT) -> dict[str, Path]:
     return found
 
 
-def build(output: str | Path, folder: Path = HERE) -> Path:
-    """Writes the extension zip to ``output``; returns its path."""
+def build(output: str | Path, folder: Path = HERE, wheel: str | Path | None = None) -> Path:
+    """Writes the extension zip to ``output``, with memmatte's ``wheel`` in ``wheels/`` when
+    given; returns its path."""
     output = Path(output)
+    contents = files(folder)
+    if wheel is not None:
+        wheel = Path(wheel)
+        if not (wheel.is_file() and wheel.name.startswith("memmatte-") and wheel.suffix == ".whl"):
+            raise SystemExit(f"{wheel} is not a memmatte wheel (memmatte-*.whl)")
+        contents[f"wheels/{wheel.name}"] = wheel
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in files(folder).items():
+        for name, path in contents.items():
             archive.write(path, name)
     return output
 
@@ -78,8 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "-o", "--output", default=default, help=f"zip to write (default: {default})"
     )
+    parser.add_argument(
+        "--wheel", type=Path, help="a memmatte wheel for the Install memmatte button to install"
+    )
     args = parser.parse_args(argv)
-    path = build(args.output)
+    path = build(args.output, wheel=args.wheel)
     print(f"{path}: {info['name']} {info['version']} for Blender {info['blender_version_min']}+")
 
 

@@ -7,6 +7,6 @@ register ``hosts.blender``) this module stands for it. Either way the add-on's m
 write ``from .client import events, runner``: modules only, never ``from .client.x``.
 """
 
-from ..client import command, events, frames, python, runner
+from ..client import command, events, frames, install, python, runner
 
-__all__ = ["command", "events", "frames", "python", "runner"]
+__all__ = ["command", "events", "frames", "install", "python", "runner"]

@@ -27,6 +27,43 @@ def compositor_tree(scene: Any) -> Any | None:
     return scene.node_tree if scene.use_nodes else None
 
 
+EMBEDDED = "scene:"
+"""Prefix of ``tree_key`` for a 4.x scene's own compositor tree, which is not in
+``bpy.data.node_groups`` and is called "Compositing Nodetree" in every scene."""
+
+
+def tree_key(tree: Any) -> str:
+    """A name that finds ``tree`` again with ``find_tree``: a node group's name, or for a 4.x
+    scene's embedded compositor ``EMBEDDED`` + the scene's name."""
+    if getattr(tree, "is_embedded_data", False):
+        import bpy
+
+        for scene in bpy.data.scenes:
+            if getattr(scene, "node_tree", None) == tree:
+                return EMBEDDED + scene.name
+    return tree.name
+
+
+def find_tree(key: str) -> Any | None:
+    """The node tree that ``tree_key`` named, or None when it is gone."""
+    import bpy
+
+    tree = bpy.data.node_groups.get(key)
+    if tree is None and key.startswith(EMBEDDED):
+        scene = bpy.data.scenes.get(key[len(EMBEDDED) :])
+        tree = getattr(scene, "node_tree", None) if scene is not None else None
+    return tree
+
+
+def compositor_result(tree: Any) -> Any:
+    """The socket of ``tree`` that is the compositor's result: the Group Output's Image (5.x)
+    or the Composite node's Image (4.x)."""
+    for node in tree.nodes:
+        if node.bl_idname in ("NodeGroupOutput", "CompositorNodeComposite"):
+            return node.inputs[0]
+    raise LookupError(f"the compositor {tree.name!r} has no Group Output or Composite node")
+
+
 def new_compositor(scene: Any, name: str = "Compositor") -> tuple[Any, Any]:
     """Gives ``scene`` an empty compositor; returns (tree, the socket that is the result).
 

@@ -19,7 +19,9 @@ frame (``hosts.client.events``, the records ``core.batch`` prints) reports progr
 
 import importlib.util
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import bpy
@@ -115,5 +117,29 @@ def main(argv):
     bpy.ops.render.render(animation=True, scene=scene.name)
 
 
+def _run_as_module(argv) -> None:
+    """``main`` in a Python with the bpy module. bpy 4.2's exit handlers crash (they free
+    Python classes after the interpreter has gone: SIGSEGV) once a file has been read, which
+    would turn a finished extraction into exit code -11; so this process leaves without them,
+    with main's own status."""
+    status = 0
+    try:
+        main(argv)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+        status = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    main(sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:])
+    argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
+    if bpy.app.binary_path:
+        main(argv)  # inside a Blender binary, which exits cleanly
+    else:
+        _run_as_module(argv)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import bpy
 
+from . import compat
 from .client import command as command_module
 from .client import frames
 from .footage import (
@@ -72,7 +73,7 @@ _running: dict[str, RunningJob] = {}
 
 def key(node) -> str:
     """Identifies a node across redraws: its tree's name and its own."""
-    return f"{node.id_data.name}\x00{node.name}"
+    return f"{compat.tree_key(node.id_data)}\x00{node.name}"
 
 
 def running(node) -> RunningJob | None:
@@ -221,14 +222,16 @@ def _plan(scene, node, settings: Settings) -> RunningJob:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     job = MatteJob(stages, staging, destination, python=python, manifest=wanted)
-    return RunningJob(job, node.id_data.name, node.name, plan, str(destination), padding)
+    return RunningJob(
+        job, compat.tree_key(node.id_data), node.name, plan, str(destination), padding
+    )
 
 
 def finish(entry: RunningJob) -> Progress:
     """Applies an ended job to its node (main thread) and forgets it."""
     _running.pop(f"{entry.tree}\x00{entry.node}", None)
     progress = entry.job.progress()
-    tree = bpy.data.node_groups.get(entry.tree)
+    tree = compat.find_tree(entry.tree)
     node = tree.nodes.get(entry.node) if tree is not None else None
     if node is None:  # deleted while computing
         return progress

@@ -13,7 +13,7 @@ import sys
 
 import bpy
 
-from . import jobs
+from . import compat, jobs
 from .footage import FootageError
 from .group import NODE_IDNAME, iter_nodes
 from .preferences import settings
@@ -26,7 +26,7 @@ def _find_node(context, tree_name: str, node_name: str):
     """The node named by an operator's properties, else the active Memmatte node of the
     node editor, else the scene's only Memmatte node."""
     if tree_name and node_name:
-        tree = bpy.data.node_groups.get(tree_name)
+        tree = compat.find_tree(tree_name)
         node = tree.nodes.get(node_name) if tree is not None else None
         if node is None or node.bl_idname != NODE_IDNAME:
             raise WorkerError(f"no Memmatte node '{node_name}' in '{tree_name}'")
@@ -208,10 +208,10 @@ def draw_controls(layout, node, details: bool = False) -> None:
             text=f"{progress.label} {progress.done}/{progress.total}",
         )
         op = row.operator(MEMMATTE_OT_cancel.bl_idname, text="", icon="CANCEL")
-        op.tree, op.node = node.id_data.name, node.name
+        op.tree, op.node = compat.tree_key(node.id_data), node.name
     else:
         op = layout.operator(MEMMATTE_OT_compute_matte.bl_idname, icon="PLAY")
-        op.tree, op.node = node.id_data.name, node.name
+        op.tree, op.node = compat.tree_key(node.id_data), node.name
     if node.message:
         layout.label(text=node.message, icon="ERROR")
     elif node.matte_frames[1] >= node.matte_frames[0]:

@@ -150,9 +150,11 @@ class Process:
         on_event: Callable[[ev.Event], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         poll: float = 0.1,
+        on_output: Callable[[str], None] | None = None,
     ) -> Outcome:
         """Reads the process's output until it ends; calls ``on_event`` (this thread) for
-        each event, and ``cancel`` as soon as ``should_stop()`` says so."""
+        each event, ``on_output`` for every other line of stdout (a command that is not
+        ``core.batch``: pip), and ``cancel`` as soon as ``should_stop()`` says so."""
         assert self._popen is not None, "start() first"
         reported: list[ev.Event] = []
         protocol_error = ""
@@ -168,7 +170,10 @@ class Process:
                 open_streams -= 1
             elif stream == "stderr":
                 self._stderr.append(line.rstrip("\n"))
-            elif ev.is_event_line(line) and not protocol_error:
+            elif not ev.is_event_line(line):
+                if on_output is not None:
+                    on_output(line.rstrip("\n"))
+            elif not protocol_error:
                 try:
                     event = ev.parse(line)
                 except ev.EventError as error:

@@ -12,6 +12,10 @@ parameter and message functions are received as fixed arguments, which that ABI 
 Frames are numpy arrays (H, W, 3 or 4), top row first; images are laid out in memory
 bottom row first (positive row bytes, OpenFX's usual way) or top row first (negative row
 bytes), with optional row padding and a bounds origin other than (0, 0).
+
+Every OpenFX name and value it speaks comes from ``hosts/ofx/facts.py`` (the official values,
+with their headers), never from the plug-in's ``src/ofx_api.h``, so a wrong value in the
+plug-in fails here as it would in a real host.
 """
 
 from __future__ import annotations
@@ -20,23 +24,30 @@ import ctypes
 import itertools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-OK, FAILED, ERR_UNKNOWN, ERR_BAD_HANDLE, ERR_BAD_INDEX, REPLY_DEFAULT = 0, 1, 3, 9, 10, 14
-ERR_UNSUPPORTED = 5
-FILTER = "OfxImageEffectContextFilter"
-GENERAL = "OfxImageEffectContextGeneral"
+from hosts.ofx.facts import DOCUMENTED, PROPERTY_NAMES, ofx
+
+OK, FAILED, ERR_UNKNOWN = ofx.kOfxStatOK, ofx.kOfxStatFailed, ofx.kOfxStatErrUnknown
+ERR_BAD_HANDLE, ERR_BAD_INDEX = ofx.kOfxStatErrBadHandle, ofx.kOfxStatErrBadIndex
+ERR_UNSUPPORTED, REPLY_DEFAULT = ofx.kOfxStatErrUnsupported, ofx.kOfxStatReplyDefault
+FILTER, GENERAL = ofx.kOfxImageEffectContextFilter, ofx.kOfxImageEffectContextGeneral
+SOURCE, OUTPUT = ofx.kOfxImageEffectSimpleSourceClipName, ofx.kOfxImageEffectOutputClipName
+PREMULTIPLIED, UNPREMULTIPLIED, OPAQUE = (
+    ofx.kOfxImagePreMultiplied, ofx.kOfxImageUnPreMultiplied, ofx.kOfxImageOpaque,
+)  # fmt: skip
+FRAME_RANGE, ROI, COMPONENTS_OF = (prefix for _, prefix, _, _ in DOCUMENTED)
 DEPTHS = {
-    np.dtype(np.uint8): "OfxBitDepthByte",
-    np.dtype(np.uint16): "OfxBitDepthShort",
-    np.dtype(np.float16): "OfxBitDepthHalf",
-    np.dtype(np.float32): "OfxBitDepthFloat",
+    np.dtype(np.uint8): ofx.kOfxBitDepthByte,
+    np.dtype(np.uint16): ofx.kOfxBitDepthShort,
+    np.dtype(np.float16): ofx.kOfxBitDepthHalf,
+    np.dtype(np.float32): ofx.kOfxBitDepthFloat,
 }
-COMPONENTS = {3: "OfxImageComponentRGB", 4: "OfxImageComponentRGBA"}
+COMPONENTS = {3: ofx.kOfxImageComponentRGB, 4: ofx.kOfxImageComponentRGBA}
 
 vp, cp, ci, cd = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_double
 F = ctypes.CFUNCTYPE
@@ -130,11 +141,19 @@ MESSAGE_SUITE = [("message", F(ci, vp, cp, cp, cp, cp))]
 
 
 class PropertySet:
-    """Named, typed, multi-dimensional values; strings are kept as C buffers while set."""
+    """Named, typed, multi-dimensional values; strings are kept as C buffers while set.
 
-    def __init__(self, **values: list) -> None:
-        self.values: dict[str, list] = {k: list(v) for k, v in values.items()}
+    A ``strict`` set (a descriptor's) knows only the standard's property names, as real hosts'
+    descriptors do: setting any other name fails with kOfxStatErrUnknown.
+    """
+
+    def __init__(self, values: dict[str, list] | None = None, *, strict: bool = False) -> None:
+        self.values: dict[str, list] = {k: list(v) for k, v in (values or {}).items()}
+        self.strict = strict
         self._strings: dict[tuple[str, int], ctypes.Array] = {}
+
+    def known(self, name: str) -> bool:
+        return not self.strict or name in PROPERTY_NAMES or name in self.values
 
     def get(self, name: str, default=None):
         values = self.values.get(name)
@@ -197,12 +216,14 @@ class Image:
         bottom = base + (height - 1) * self.row_bytes if layout.top_down else base
         x, y = layout.origin
         self.props = PropertySet(
-            OfxImagePropData=[bottom],
-            OfxImagePropBounds=[x, y, x + width, y + height],
-            OfxImagePropRowBytes=[-self.row_bytes if layout.top_down else self.row_bytes],
-            OfxImageEffectPropPixelDepth=[DEPTHS[array.dtype]],
-            OfxImageEffectPropComponents=[COMPONENTS[channels]],
-            OfxImagePropPixelAspectRatio=[1.0],
+            {
+                ofx.kOfxImagePropData: [bottom],
+                ofx.kOfxImagePropBounds: [x, y, x + width, y + height],
+                ofx.kOfxImagePropRowBytes: [-self.row_bytes if layout.top_down else self.row_bytes],
+                ofx.kOfxImageEffectPropPixelDepth: [DEPTHS[array.dtype]],
+                ofx.kOfxImageEffectPropComponents: [COMPONENTS[channels]],
+                ofx.kOfxImagePropPixelAspectRatio: [1.0],
+            }
         )
 
     def array(self) -> np.ndarray:
@@ -241,10 +262,18 @@ class Handles:
 
 
 class MiniHost:
-    """Loads ``Memmatte.ofx.bundle`` (or any one-effect bundle), then runs Load and Describe."""
+    """Loads ``Memmatte.ofx.bundle`` (or any one-effect bundle), then runs Load and Describe.
 
-    def __init__(self, bundle: str | Path) -> None:
+    ``refuse``: property names this host does not know (setting them fails with
+    kOfxStatErrUnknown, as a host of an older standard would); ``failing``: suite functions
+    that fail with kOfxStatFailed. Both stand in for hosts that differ from this one.
+    """
+
+    def __init__(
+        self, bundle: str | Path, *, refuse: Collection[str] = (), failing: Collection[str] = ()
+    ) -> None:
         self.bundle = Path(bundle)
+        self.refuse, self.failing = frozenset(refuse), frozenset(failing)
         binary = (
             self.bundle / "Contents" / "Linux-x86-64" / (self.bundle.name.split(".")[0] + ".ofx")
         )
@@ -261,21 +290,29 @@ class MiniHost:
         self._local = threading.local()
         self._memory: dict[int, ctypes.Array] = {}
         self.host_props = PropertySet(
-            OfxPropName=["org.memmatte.minihost"],
-            OfxPropLabel=["memmatte minihost"],
-            OfxImageEffectHostPropIsBackground=[1],
-            OfxImageEffectPropSupportsMultipleClipDepths=[0],
-            OfxImageEffectPropTemporalClipAccess=[1],
+            {
+                ofx.kOfxPropName: ["org.memmatte.minihost"],
+                ofx.kOfxPropLabel: ["memmatte minihost"],
+                ofx.kOfxImageEffectHostPropIsBackground: [1],
+                ofx.kOfxImageEffectPropSupportsMultipleClipDepths: [0],
+                ofx.kOfxImageEffectPropTemporalClipAccess: [1],
+            }
         )
         self._suites = self._build_suites()
         self._fetch_suite = F(vp, vp, cp, ci)(self._fetch_suite_cb)
         self.host_struct = OfxHostStruct(self.handles.of(self.host_props), self._fetch_suite)
         self.plugin.setHost(ctypes.byref(self.host_struct))
         self.descriptor = Node(
-            PropertySet(OfxPropType=["OfxTypeImageEffect"], OfxPluginPropFilePath=[str(bundle)])
+            PropertySet(
+                {
+                    ofx.kOfxPropType: [ofx.kOfxTypeImageEffect],
+                    ofx.kOfxPluginPropFilePath: [str(bundle)],
+                },
+                strict=True,
+            )
         )
-        self.status_load = self.call("OfxActionLoad", None)
-        self.status_describe = self.call("OfxActionDescribe", self.descriptor)
+        self.status_load = self.call(ofx.kOfxActionLoad, None)
+        self.status_describe = self.call(ofx.kOfxActionDescribe, self.descriptor)
 
     # -- calling the plug-in ----------------------------------------------------------------
 
@@ -301,11 +338,11 @@ class MiniHost:
                     self.handles.drop(handle)
 
     def describe_in_context(self, context: str) -> tuple[int, Node]:
-        node = Node(PropertySet(**{k: list(v) for k, v in self.descriptor.props.values.items()}))
+        node = Node(PropertySet(self.descriptor.props.values, strict=True))
         status = self.call(
-            "OfxImageEffectActionDescribeInContext",
+            ofx.kOfxImageEffectActionDescribeInContext,
             node,
-            PropertySet(OfxImageEffectPropContext=[context]),
+            PropertySet({ofx.kOfxImageEffectPropContext: [context]}),
         )
         return status, node
 
@@ -317,15 +354,20 @@ class MiniHost:
         context: str = FILTER,
         layout: Layout | None = None,
         params: dict[str, object] | None = None,
+        premultiplication: str = UNPREMULTIPLIED,
     ) -> Effect:
-        """An instance on ``frames`` (all the same size and dtype), frame i at time first + i."""
+        """An instance on ``frames`` (all the same size and dtype), frame i at time first + i;
+        ``premultiplication`` is the Source clip's (and its images') state."""
         status, descriptor = self.describe_in_context(context)
         if status != OK:
             raise RuntimeError(f"describe in context failed: {status}")
-        return Effect(self, descriptor, list(frames), first, context, layout or Layout(), params)
+        return Effect(
+            self, descriptor, list(frames), first, context, layout or Layout(), params,
+            premultiplication,
+        )  # fmt: skip
 
     def unload(self) -> int:
-        return self.call("OfxActionUnload", None)
+        return self.call(ofx.kOfxActionUnload, None)
 
     # -- suites -----------------------------------------------------------------------------
 
@@ -341,18 +383,20 @@ class MiniHost:
             functions = []
             for fname, ftype in layout:
                 fn = implementation.get(fname, lambda *_: ERR_UNSUPPORTED)
+                if fname in self.failing:
+                    fn = lambda *_: FAILED  # noqa: E731
                 cb = ftype(fn)
                 self._callbacks.append(cb)
                 functions.append(cb)
             return struct_type(*functions)
 
         return {
-            ("OfxPropertySuite", 1): make("Props", PROPERTY_SUITE, self._property_functions()),
-            ("OfxImageEffectSuite", 1): make("Effects", IMAGE_EFFECT_SUITE, self._effect_fns()),
-            ("OfxParameterSuite", 1): make("Params", PARAMETER_SUITE, self._param_functions()),
-            ("OfxMemorySuite", 1): make("Memory", MEMORY_SUITE, self._memory_functions()),
-            ("OfxMultiThreadSuite", 1): make("Threads", MULTI_THREAD_SUITE, self._thread_fns()),
-            ("OfxMessageSuite", 1): make("Messages", MESSAGE_SUITE, {"message": self._message}),
+            (ofx.kOfxPropertySuite, 1): make("Props", PROPERTY_SUITE, self._property_functions()),
+            (ofx.kOfxImageEffectSuite, 1): make("Effects", IMAGE_EFFECT_SUITE, self._effect_fns()),
+            (ofx.kOfxParameterSuite, 1): make("Params", PARAMETER_SUITE, self._param_functions()),
+            (ofx.kOfxMemorySuite, 1): make("Memory", MEMORY_SUITE, self._memory_functions()),
+            (ofx.kOfxMultiThreadSuite, 1): make("Threads", MULTI_THREAD_SUITE, self._thread_fns()),
+            (ofx.kOfxMessageSuite, 1): make("Messages", MESSAGE_SUITE, {"message": self._message}),
         }
 
     def _props(self, handle) -> PropertySet | None:
@@ -365,6 +409,8 @@ class MiniHost:
                 props = self._props(handle)
                 if props is None:
                     return ERR_BAD_HANDLE
+                if not props.known(name.decode()) or name.decode() in self.refuse:
+                    return ERR_UNKNOWN
                 props.set(name.decode(), index, convert(value))
                 return OK
 
@@ -372,6 +418,8 @@ class MiniHost:
                 props = self._props(handle)
                 if props is None:
                     return ERR_BAD_HANDLE
+                if not props.known(name.decode()) or name.decode() in self.refuse:
+                    return ERR_UNKNOWN
                 props.values[name.decode()] = [convert(values[i]) for i in range(count)]
                 return OK
 
@@ -454,7 +502,9 @@ class MiniHost:
             node = self._node(handle)
             if node is None:
                 return ERR_BAD_HANDLE
-            props = node.clips.setdefault(name.decode(), PropertySet(OfxPropName=[name.decode()]))
+            props = node.clips.setdefault(
+                name.decode(), PropertySet({ofx.kOfxPropName: [name.decode()]}, strict=True)
+            )
             out[0] = self.handles.of(props)
             return OK
 
@@ -480,7 +530,7 @@ class MiniHost:
             effect = getattr(self._local, "effect", None)
             if props is None or effect is None:
                 return ERR_BAD_HANDLE
-            name = props.get("OfxPropName")
+            name = props.get(ofx.kOfxPropName)
             self.fetches.append((name, time))
             image = effect.image(name, time)
             if image is None:
@@ -521,7 +571,9 @@ class MiniHost:
             node = self._node(handle)
             if node is None:
                 return ERR_BAD_HANDLE
-            param = Param(kind.decode(), PropertySet(OfxPropName=[name.decode()]))
+            param = Param(
+                kind.decode(), PropertySet({ofx.kOfxPropName: [name.decode()]}, strict=True)
+            )
             node.params[name.decode()] = param
             if out:
                 out[0] = self.handles.of(param.props)
@@ -543,11 +595,15 @@ class MiniHost:
             param = self.handles.get(handle)
             if not isinstance(param, Param) or not out:
                 return ERR_BAD_HANDLE
-            if param.kind in ("OfxParamTypeChoice", "OfxParamTypeInteger", "OfxParamTypeBoolean"):
+            if param.kind in (
+                ofx.kOfxParamTypeChoice,
+                ofx.kOfxParamTypeInteger,
+                ofx.kOfxParamTypeBoolean,
+            ):
                 ctypes.cast(out, ctypes.POINTER(ci))[0] = int(param.value)
-            elif param.kind == "OfxParamTypeDouble":
+            elif param.kind == ofx.kOfxParamTypeDouble:
                 ctypes.cast(out, ctypes.POINTER(cd))[0] = float(param.value)
-            elif param.kind == "OfxParamTypeString":
+            elif param.kind == ofx.kOfxParamTypeString:
                 param.props.set("_value", 0, str(param.value))
                 address = param.props.c_string("_value", 0)
                 ctypes.cast(out, ctypes.POINTER(vp))[0] = address
@@ -623,31 +679,56 @@ class Effect:
         context: str,
         layout: Layout,
         params: dict[str, object] | None,
+        premultiplication: str = UNPREMULTIPLIED,
     ) -> None:
         self.host, self.frames, self.first, self.layout = host, frames, first, layout
         height, width, channels = frames[0].shape
         self.size = (height, width)
         depth = DEPTHS[frames[0].dtype]
-        self.node = Node(PropertySet(OfxImageEffectPropContext=[context], OfxPropInstanceData=[0]))
+        self.node = Node(
+            PropertySet({ofx.kOfxImageEffectPropContext: [context], ofx.kOfxPropInstanceData: [0]})
+        )
         last = float(first + len(frames) - 1)
         for name, props in descriptor.clips.items():
-            clip = PropertySet(**props.values)
+            clip = PropertySet(props.values)
             clip.values.update(
-                OfxImageEffectPropPixelDepth=[depth],
-                OfxImageEffectPropComponents=[COMPONENTS[channels if name == "Source" else 4]],
-                OfxImageEffectPropFrameRange=[float(first), last],
-                OfxImageClipPropConnected=[1],
-                OfxImageEffectPropPreMultiplication=["OfxImageUnPreMultiplied"],
+                {
+                    ofx.kOfxImageEffectPropPixelDepth: [depth],
+                    ofx.kOfxImageEffectPropComponents: [
+                        COMPONENTS[channels if name == SOURCE else 4]
+                    ],
+                    ofx.kOfxImageEffectPropFrameRange: [float(first), last],
+                    ofx.kOfxImageClipPropConnected: [1],
+                    ofx.kOfxImageEffectPropPreMultiplication: [
+                        premultiplication if name == SOURCE else UNPREMULTIPLIED
+                    ],
+                }
             )
             self.node.clips[name] = clip
         for name, param in descriptor.params.items():
-            default = param.props.get("OfxParamPropDefault")
+            default = param.props.get(ofx.kOfxParamPropDefault)
             self.node.params[name] = Param(param.kind, param.props, default)
         for name, value in (params or {}).items():
             self.set(name, value)
         self.output_fill = np.nan if frames[0].dtype.kind == "f" else 7
         with self._current():
-            self.status_create = host.call("OfxActionCreateInstance", self.node)
+            self.status_create = host.call(ofx.kOfxActionCreateInstance, self.node)
+        self.clip_preferences()
+
+    def clip_preferences(self) -> tuple[int, PropertySet]:
+        """Runs the Get Clip Preferences action and, as a host does, gives the Output clip
+        the premultiplication the effect asks for; → (status, the action's out-arguments)."""
+        out = PropertySet()
+        with self._current():
+            status = self.host.call(
+                ofx.kOfxImageEffectActionGetClipPreferences, self.node, None, out
+            )
+        premultiplication = out.get(ofx.kOfxImageEffectPropPreMultiplication)
+        if status == OK and premultiplication is not None:
+            self.node.clips[OUTPUT].set(
+                ofx.kOfxImageEffectPropPreMultiplication, 0, premultiplication
+            )
+        return status, out
 
     def set(self, name: str, value: object) -> None:
         self.node.params[name].value = value
@@ -657,12 +738,15 @@ class Effect:
         return x, y, x + self.size[1], y + self.size[0]
 
     def image(self, clip: str, time: float) -> Image | None:
-        if clip == "Output":
+        if clip == OUTPUT:
             return self.host._local.output
         if time != round(time) or not 0 <= round(time) - self.first < len(self.frames):
             return None
         index = round(time) - self.first
-        return Image(self.frames[index], self.layout)
+        image = Image(self.frames[index], self.layout)
+        state = self.node.clips[clip].get(ofx.kOfxImageEffectPropPreMultiplication)
+        image.props.set(ofx.kOfxImageEffectPropPreMultiplication, 0, state)
+        return image
 
     def _current(self, output: Image | None = None):
         local = self.host._local
@@ -681,12 +765,12 @@ class Effect:
         out = PropertySet()
         with self._current():
             status = self.host.call(
-                "OfxImageEffectActionGetFramesNeeded",
+                ofx.kOfxImageEffectActionGetFramesNeeded,
                 self.node,
-                PropertySet(OfxPropTime=[time]),
+                PropertySet({ofx.kOfxPropTime: [time]}),
                 out,
             )
-        values = out.values.get("OfxImageClipPropFrameRange_Source", [])
+        values = out.values.get(FRAME_RANGE + SOURCE, [])
         return status, list(zip(values[::2], values[1::2], strict=True))
 
     def render(
@@ -694,21 +778,26 @@ class Effect:
     ) -> tuple[int, np.ndarray]:
         """Renders frame ``time`` into a fresh Output image filled with ``output_fill``;
         → (status, RGBA (H, W, 4) top row first, in the frames' dtype)."""
+        self.clip_preferences()  # as hosts do when parameters may have changed
         height, width = self.size
         dtype = self.frames[0].dtype
         output = Image(np.full((height, width, 4), self.output_fill, dtype), self.layout)
+        state = self.node.clips[OUTPUT].get(ofx.kOfxImageEffectPropPreMultiplication)
+        output.props.set(ofx.kOfxImageEffectPropPreMultiplication, 0, state)
         in_args = PropertySet(
-            OfxPropTime=[float(time)],
-            OfxImageEffectPropFieldToRender=["OfxImageFieldNone"],
-            OfxImageEffectPropRenderWindow=list(window or self.bounds()),
-            OfxImageEffectPropRenderScale=[1.0, 1.0],
-            OfxImageEffectPropSequentialRenderStatus=[0],
-            OfxImageEffectPropInteractiveRenderStatus=[0],
+            {
+                ofx.kOfxPropTime: [float(time)],
+                ofx.kOfxImageEffectPropFieldToRender: [ofx.kOfxImageFieldNone],
+                ofx.kOfxImageEffectPropRenderWindow: list(window or self.bounds()),
+                ofx.kOfxImageEffectPropRenderScale: [1.0, 1.0],
+                ofx.kOfxImageEffectPropSequentialRenderStatus: [0],
+                ofx.kOfxImageEffectPropInteractiveRenderStatus: [0],
+            }
         )
         with self._current(output):
-            status = self.host.call("OfxImageEffectActionRender", self.node, in_args)
+            status = self.host.call(ofx.kOfxImageEffectActionRender, self.node, in_args)
         return status, output.array()
 
     def destroy(self) -> int:
         with self._current():
-            return self.host.call("OfxActionDestroyInstance", self.node)
+            return self.host.call(ofx.kOfxActionDestroyInstance, self.node)

@@ -34,3 +34,13 @@ CHANNELS_OUT = ("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha")
 
 FRAME_CHANNELS = {-2: CHANNELS_IN[0:3], -1: CHANNELS_IN[3:6], 0: CHANNELS_IN[6:9]}
 """Which input channels carry the RGB of frame t + key."""
+
+
+def install(*args, **kwargs):
+    """Makes memmatte's Python from Nuke's Script Editor: ``memmatte_nuke.install()``.
+
+    A new venv with torch and memmatte, installed in the background with a progress bar that
+    can cancel, then checked; see ``memmatte_nuke.installer.install`` for the options."""
+    from .installer import install as run
+
+    return run(*args, **kwargs)

@@ -1,9 +1,11 @@
-// memmatte's own declarations of the parts of the OpenFX 1.4 C API the plug-in uses.
+// memmatte's own declarations of the parts of the OpenFX C API the plug-in uses.
 //
-// Written from the published OpenFX standard (openeffects.org, "OpenFX Programming
-// Reference"): the ABI is fixed by the standard, so the structs below list the suite
-// functions in the standard's order with its argument types, and the strings are the
-// standard's property, action and value names. Only what memmatte needs is declared.
+// Written from the published OpenFX standard (github.com/AcademySoftwareFoundation/openfx,
+// include/): the ABI is fixed by the standard, so the structs below list the suite functions
+// in the standard's order with its argument types, each constant carries the standard's macro
+// name and value, and the typedefs name the standard's types. Only what memmatte needs is
+// declared. tests/hosts/ofx/test_facts.py holds every declaration here to the facts in
+// hosts/ofx/facts.py (name, official value, header).
 
 #pragma once
 
@@ -21,7 +23,7 @@ typedef struct OfxParamStruct* OfxParamHandle;
 typedef struct OfxImageEffectStruct* OfxImageEffectHandle;
 typedef struct OfxImageClipStruct* OfxImageClipHandle;
 typedef struct OfxImageMemoryStruct* OfxImageMemoryHandle;
-typedef void* OfxMutexHandle;
+typedef struct OfxMutex* OfxMutexHandle;
 
 struct OfxRectD {
   double x1, y1, x2, y2;
@@ -156,117 +158,119 @@ struct OfxMessageSuiteV1 {
 namespace ofx {
 
 // Status codes.
-constexpr OfxStatus kStatOK = 0;
-constexpr OfxStatus kStatFailed = 1;
-constexpr OfxStatus kStatErrFatal = 2;
-constexpr OfxStatus kStatErrUnknown = 3;
-constexpr OfxStatus kStatErrMissingHostFeature = 4;
-constexpr OfxStatus kStatErrUnsupported = 5;
-constexpr OfxStatus kStatErrExists = 6;
-constexpr OfxStatus kStatErrFormat = 7;
-constexpr OfxStatus kStatErrMemory = 8;
-constexpr OfxStatus kStatErrBadHandle = 9;
-constexpr OfxStatus kStatErrBadIndex = 10;
-constexpr OfxStatus kStatErrValue = 11;
-constexpr OfxStatus kStatReplyDefault = 14;
+constexpr OfxStatus kOfxStatOK = 0;
+constexpr OfxStatus kOfxStatFailed = 1;
+constexpr OfxStatus kOfxStatErrFatal = 2;
+constexpr OfxStatus kOfxStatErrUnknown = 3;
+constexpr OfxStatus kOfxStatErrMissingHostFeature = 4;
+constexpr OfxStatus kOfxStatErrUnsupported = 5;
+constexpr OfxStatus kOfxStatErrExists = 6;
+constexpr OfxStatus kOfxStatErrFormat = 7;
+constexpr OfxStatus kOfxStatErrMemory = 8;
+constexpr OfxStatus kOfxStatErrBadHandle = 9;
+constexpr OfxStatus kOfxStatErrBadIndex = 10;
+constexpr OfxStatus kOfxStatErrValue = 11;
+constexpr OfxStatus kOfxStatReplyDefault = 14;
 
 // Plug-in API and suites.
-constexpr const char* kImageEffectPluginApi = "OfxImageEffectPluginAPI";
-constexpr int kImageEffectPluginApiVersion = 1;
-constexpr const char* kPropertySuite = "OfxPropertySuite";
-constexpr const char* kImageEffectSuite = "OfxImageEffectSuite";
-constexpr const char* kParameterSuite = "OfxParameterSuite";
-constexpr const char* kMemorySuite = "OfxMemorySuite";
-constexpr const char* kMultiThreadSuite = "OfxMultiThreadSuite";
-constexpr const char* kMessageSuite = "OfxMessageSuite";
+constexpr const char* kOfxImageEffectPluginApi = "OfxImageEffectPluginAPI";
+constexpr int kOfxImageEffectPluginApiVersion = 1;
+constexpr const char* kOfxPropertySuite = "OfxPropertySuite";
+constexpr const char* kOfxImageEffectSuite = "OfxImageEffectSuite";
+constexpr const char* kOfxParameterSuite = "OfxParameterSuite";
+constexpr const char* kOfxMemorySuite = "OfxMemorySuite";
+constexpr const char* kOfxMultiThreadSuite = "OfxMultiThreadSuite";
+constexpr const char* kOfxMessageSuite = "OfxMessageSuite";
 
 // Actions.
-constexpr const char* kActionLoad = "OfxActionLoad";
-constexpr const char* kActionUnload = "OfxActionUnload";
-constexpr const char* kActionDescribe = "OfxActionDescribe";
-constexpr const char* kActionCreateInstance = "OfxActionCreateInstance";
-constexpr const char* kActionDestroyInstance = "OfxActionDestroyInstance";
-constexpr const char* kActionDescribeInContext = "OfxImageEffectActionDescribeInContext";
-constexpr const char* kActionGetRegionOfDefinition = "OfxImageEffectActionGetRegionOfDefinition";
-constexpr const char* kActionGetRegionsOfInterest = "OfxImageEffectActionGetRegionsOfInterest";
-constexpr const char* kActionGetFramesNeeded = "OfxImageEffectActionGetFramesNeeded";
-constexpr const char* kActionGetClipPreferences = "OfxImageEffectActionGetClipPreferences";
-constexpr const char* kActionRender = "OfxImageEffectActionRender";
+constexpr const char* kOfxActionLoad = "OfxActionLoad";
+constexpr const char* kOfxActionUnload = "OfxActionUnload";
+constexpr const char* kOfxActionDescribe = "OfxActionDescribe";
+constexpr const char* kOfxActionCreateInstance = "OfxActionCreateInstance";
+constexpr const char* kOfxActionDestroyInstance = "OfxActionDestroyInstance";
+constexpr const char* kOfxImageEffectActionDescribeInContext = "OfxImageEffectActionDescribeInContext";
+constexpr const char* kOfxImageEffectActionGetRegionOfDefinition = "OfxImageEffectActionGetRegionOfDefinition";
+constexpr const char* kOfxImageEffectActionGetRegionsOfInterest = "OfxImageEffectActionGetRegionsOfInterest";
+constexpr const char* kOfxImageEffectActionGetFramesNeeded = "OfxImageEffectActionGetFramesNeeded";
+constexpr const char* kOfxImageEffectActionGetClipPreferences = "OfxImageEffectActionGetClipPreferences";
+constexpr const char* kOfxImageEffectActionRender = "OfxImageEffectActionRender";
 
 // General properties.
-constexpr const char* kPropType = "OfxPropType";
-constexpr const char* kPropName = "OfxPropName";
-constexpr const char* kPropLabel = "OfxPropLabel";
-constexpr const char* kPropTime = "OfxPropTime";
-constexpr const char* kPropInstanceData = "OfxPropInstanceData";
-constexpr const char* kPropPluginDescription = "OfxPropPluginDescription";
-constexpr const char* kPluginPropFilePath = "OfxPluginPropFilePath";
+constexpr const char* kOfxPropType = "OfxPropType";
+constexpr const char* kOfxPropName = "OfxPropName";
+constexpr const char* kOfxPropLabel = "OfxPropLabel";
+constexpr const char* kOfxPropTime = "OfxPropTime";
+constexpr const char* kOfxPropInstanceData = "OfxPropInstanceData";
+constexpr const char* kOfxPropPluginDescription = "OfxPropPluginDescription";
+constexpr const char* kOfxPluginPropFilePath = "OfxPluginPropFilePath";
 
 // Image effect descriptor and instance properties.
-constexpr const char* kImageEffectPluginPropGrouping = "OfxImageEffectPluginPropGrouping";
-constexpr const char* kImageEffectPropSupportedContexts = "OfxImageEffectPropSupportedContexts";
-constexpr const char* kImageEffectPropContext = "OfxImageEffectPropContext";
-constexpr const char* kImageEffectContextFilter = "OfxImageEffectContextFilter";
-constexpr const char* kImageEffectContextGeneral = "OfxImageEffectContextGeneral";
-constexpr const char* kImageEffectPropSupportedPixelDepths =
+constexpr const char* kOfxImageEffectPluginPropGrouping = "OfxImageEffectPluginPropGrouping";
+constexpr const char* kOfxImageEffectPropSupportedContexts = "OfxImageEffectPropSupportedContexts";
+constexpr const char* kOfxImageEffectPropContext = "OfxImageEffectPropContext";
+constexpr const char* kOfxImageEffectContextFilter = "OfxImageEffectContextFilter";
+constexpr const char* kOfxImageEffectContextGeneral = "OfxImageEffectContextGeneral";
+constexpr const char* kOfxImageEffectPropSupportedPixelDepths =
     "OfxImageEffectPropSupportedPixelDepths";
-constexpr const char* kImageEffectPropSupportsMultipleClipDepths =
-    "OfxImageEffectPropSupportsMultipleClipDepths";
-constexpr const char* kImageEffectPropSupportsMultiResolution =
+constexpr const char* kOfxImageEffectPropSupportsMultipleClipDepths =
+    "OfxImageEffectPropMultipleClipDepths";
+constexpr const char* kOfxImageEffectPropSupportsMultiResolution =
     "OfxImageEffectPropSupportsMultiResolution";
-constexpr const char* kImageEffectPropSupportsTiles = "OfxImageEffectPropSupportsTiles";
-constexpr const char* kImageEffectPropTemporalClipAccess = "OfxImageEffectPropTemporalClipAccess";
-constexpr const char* kImageEffectPluginRenderThreadSafety =
+constexpr const char* kOfxImageEffectPropSupportsTiles = "OfxImageEffectPropSupportsTiles";
+constexpr const char* kOfxImageEffectPropTemporalClipAccess = "OfxImageEffectPropTemporalClipAccess";
+constexpr const char* kOfxImageEffectPluginRenderThreadSafety =
     "OfxImageEffectPluginRenderThreadSafety";
-constexpr const char* kImageEffectRenderFullySafe = "OfxImageEffectRenderFullySafe";
-constexpr const char* kImageEffectPluginPropHostFrameThreading =
+constexpr const char* kOfxImageEffectRenderFullySafe = "OfxImageEffectRenderFullySafe";
+constexpr const char* kOfxImageEffectPluginPropHostFrameThreading =
     "OfxImageEffectPluginPropHostFrameThreading";
 
 // Clips.
-constexpr const char* kSourceClipName = "Source";
-constexpr const char* kOutputClipName = "Output";
-constexpr const char* kImageEffectPropSupportedComponents = "OfxImageEffectPropSupportedComponents";
-constexpr const char* kImageEffectPropComponents = "OfxImageEffectPropComponents";
-constexpr const char* kImageEffectPropPixelDepth = "OfxImageEffectPropPixelDepth";
-constexpr const char* kImageEffectPropFrameRange = "OfxImageEffectPropFrameRange";
-constexpr const char* kImageEffectPropPreMultiplication = "OfxImageEffectPropPreMultiplication";
-constexpr const char* kImageComponentRGBA = "OfxImageComponentRGBA";
-constexpr const char* kImageComponentRGB = "OfxImageComponentRGB";
-constexpr const char* kImagePreMultiplied = "OfxImagePreMultiplied";
-constexpr const char* kImageUnPreMultiplied = "OfxImageUnPreMultiplied";
-constexpr const char* kBitDepthByte = "OfxBitDepthByte";
-constexpr const char* kBitDepthShort = "OfxBitDepthShort";
-constexpr const char* kBitDepthFloat = "OfxBitDepthFloat";
+constexpr const char* kOfxImageEffectSimpleSourceClipName = "Source";
+constexpr const char* kOfxImageEffectOutputClipName = "Output";
+constexpr const char* kOfxImageEffectPropSupportedComponents = "OfxImageEffectPropSupportedComponents";
+constexpr const char* kOfxImageEffectPropComponents = "OfxImageEffectPropComponents";
+constexpr const char* kOfxImageEffectPropPixelDepth = "OfxImageEffectPropPixelDepth";
+constexpr const char* kOfxImageEffectPropFrameRange = "OfxImageEffectPropFrameRange";
+constexpr const char* kOfxImageEffectPropPreMultiplication = "OfxImageEffectPropPreMultiplication";
+constexpr const char* kOfxImageComponentRGBA = "OfxImageComponentRGBA";
+constexpr const char* kOfxImageComponentRGB = "OfxImageComponentRGB";
+constexpr const char* kOfxImageOpaque = "OfxImageOpaque";
+constexpr const char* kOfxImagePreMultiplied = "OfxImageAlphaPremultiplied";
+constexpr const char* kOfxImageUnPreMultiplied = "OfxImageAlphaUnPremultiplied";
+constexpr const char* kOfxBitDepthByte = "OfxBitDepthByte";
+constexpr const char* kOfxBitDepthShort = "OfxBitDepthShort";
+constexpr const char* kOfxBitDepthFloat = "OfxBitDepthFloat";
 // Action out-argument prefixes; the clip's name is appended.
 constexpr const char* kClipPropFrameRangePrefix = "OfxImageClipPropFrameRange_";
 constexpr const char* kClipPropRoIPrefix = "OfxImageClipPropRoI_";
 constexpr const char* kClipPropComponentsPrefix = "OfxImageClipPropComponents_";
 
 // Images and render arguments.
-constexpr const char* kImagePropData = "OfxImagePropData";
-constexpr const char* kImagePropBounds = "OfxImagePropBounds";
-constexpr const char* kImagePropRowBytes = "OfxImagePropRowBytes";
-constexpr const char* kImageEffectPropRenderWindow = "OfxImageEffectPropRenderWindow";
-constexpr const char* kImageEffectPropRegionOfInterest = "OfxImageEffectPropRegionOfInterest";
-constexpr const char* kImageEffectPropRenderScale = "OfxImageEffectPropRenderScale";
+constexpr const char* kOfxImagePropData = "OfxImagePropData";
+constexpr const char* kOfxImagePropBounds = "OfxImagePropBounds";
+constexpr const char* kOfxImagePropRowBytes = "OfxImagePropRowBytes";
+constexpr const char* kOfxImageEffectPropRenderWindow = "OfxImageEffectPropRenderWindow";
+constexpr const char* kOfxImageEffectPropRegionOfInterest = "OfxImageEffectPropRegionOfInterest";
+constexpr const char* kOfxImageEffectPropRenderScale = "OfxImageEffectPropRenderScale";
 
 // Parameters.
-constexpr const char* kParamTypeChoice = "OfxParamTypeChoice";
-constexpr const char* kParamTypeDouble = "OfxParamTypeDouble";
-constexpr const char* kParamTypeString = "OfxParamTypeString";
-constexpr const char* kParamPropDefault = "OfxParamPropDefault";
-constexpr const char* kParamPropHint = "OfxParamPropHint";
-constexpr const char* kParamPropChoiceOption = "OfxParamPropChoiceOption";
-constexpr const char* kParamPropMin = "OfxParamPropMin";
-constexpr const char* kParamPropMax = "OfxParamPropMax";
-constexpr const char* kParamPropDisplayMin = "OfxParamPropDisplayMin";
-constexpr const char* kParamPropDisplayMax = "OfxParamPropDisplayMax";
-constexpr const char* kParamPropAnimates = "OfxParamPropAnimates";
-constexpr const char* kParamPropStringMode = "OfxParamPropStringMode";
-constexpr const char* kParamStringIsFilePath = "OfxParamStringIsFilePath";
-constexpr const char* kParamPropStringFilePathExists = "OfxParamPropStringFilePathExists";
+constexpr const char* kOfxParamTypeChoice = "OfxParamTypeChoice";
+constexpr const char* kOfxParamTypeDouble = "OfxParamTypeDouble";
+constexpr const char* kOfxParamTypeString = "OfxParamTypeString";
+constexpr const char* kOfxParamPropDefault = "OfxParamPropDefault";
+constexpr const char* kOfxParamPropHint = "OfxParamPropHint";
+constexpr const char* kOfxParamPropChoiceOption = "OfxParamPropChoiceOption";
+constexpr const char* kOfxParamPropMin = "OfxParamPropMin";
+constexpr const char* kOfxParamPropMax = "OfxParamPropMax";
+constexpr const char* kOfxParamPropDisplayMin = "OfxParamPropDisplayMin";
+constexpr const char* kOfxParamPropDisplayMax = "OfxParamPropDisplayMax";
+constexpr const char* kOfxParamPropAnimates = "OfxParamPropAnimates";
+constexpr const char* kOfxParamPropStringMode = "OfxParamPropStringMode";
+constexpr const char* kOfxParamStringIsFilePath = "OfxParamStringIsFilePath";
+constexpr const char* kOfxParamPropStringFilePathExists = "OfxParamPropStringFilePathExists";
 
 // Messages.
-constexpr const char* kMessageError = "OfxMessageError";
+constexpr const char* kOfxMessageError = "OfxMessageError";
+constexpr const char* kOfxMessageLog = "OfxMessageLog";
 
 }  // namespace ofx

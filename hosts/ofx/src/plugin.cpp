@@ -16,6 +16,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -59,13 +60,13 @@ struct Failure {
 void post_error(OfxImageEffectHandle effect, const std::string& text) {
   std::string message = "Memmatte: " + text;
   if (g_messages != nullptr) {
-    g_messages->message(effect, ofx::kMessageError, nullptr, "%s", message.c_str());
+    g_messages->message(effect, ofx::kOfxMessageError, nullptr, "%s", message.c_str());
   }
 }
 
 std::string get_string(OfxPropertySetHandle props, const char* name, int index = 0) {
   char* value = nullptr;
-  if (g_props->propGetString(props, name, index, &value) != ofx::kStatOK || value == nullptr)
+  if (g_props->propGetString(props, name, index, &value) != ofx::kOfxStatOK || value == nullptr)
     return {};
   return value;
 }
@@ -219,7 +220,7 @@ void check_trusted(const std::string& what, const std::string& file) {
     if (!problem.empty()) problems += (problems.empty() ? "" : "; ") + problem;
   }
   if (!problems.empty())
-    throw Failure{ofx::kStatFailed, "not loading " + what + " " + file + ": " + problems +
+    throw Failure{ofx::kOfxStatFailed, "not loading " + what + " " + file + ": " + problems +
                                         " (see docs/hosts/openfx.md)"};
 }
 
@@ -233,7 +234,7 @@ void* model_for(const std::string& path) {
     void* library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) {
       const char* why = dlerror();
-      throw Failure{ofx::kStatFailed,
+      throw Failure{ofx::kOfxStatFailed,
                     "cannot load the inference runtime " + file + " (" + (why ? why : "?") +
                         "); it needs LibTorch from the torch wheel it was built against "
                         "(rebuild with python -m hosts.ofx.build)"};
@@ -243,7 +244,7 @@ void* model_for(const std::string& path) {
                     reinterpret_cast<MemmatteFreeFn>(dlsym(library, MEMMATTE_FREE_SYMBOL))};
     if (!runtime.load || !runtime.run || !runtime.free) {
       dlclose(library);
-      throw Failure{ofx::kStatFailed, file + " is not a memmatte runtime"};
+      throw Failure{ofx::kOfxStatFailed, file + " is not a memmatte runtime"};
     }
     g_runtime = runtime;
   }
@@ -251,12 +252,12 @@ void* model_for(const std::string& path) {
   if (found != g_models.end()) return found->second;
   struct stat info {};
   if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
-    throw Failure{ofx::kStatFailed, "no model file at " + path};
+    throw Failure{ofx::kOfxStatFailed, "no model file at " + path};
   check_trusted("the TorchScript model", path);
   char error[1024] = "";
   void* model = g_runtime.load(path.c_str(), error, sizeof error);
   if (model == nullptr) {
-    throw Failure{ofx::kStatFailed, "cannot load the TorchScript model " + path + ": " + error};
+    throw Failure{ofx::kOfxStatFailed, "cannot load the TorchScript model " + path + ": " + error};
   }
   g_models[path] = model;
   return model;
@@ -275,19 +276,23 @@ void free_models() {
 class Image {
  public:
   Image(OfxImageClipHandle clip, double time, const OfxRectD* region) {
-    if (clip == nullptr || g_effects->clipGetImage(clip, time, region, &props_) != ofx::kStatOK)
+    if (clip == nullptr || g_effects->clipGetImage(clip, time, region, &props_) != ofx::kOfxStatOK)
       props_ = nullptr;
     if (props_ == nullptr) return;
-    g_props->propGetPointer(props_, ofx::kImagePropData, 0, &data_);
-    g_props->propGetIntN(props_, ofx::kImagePropBounds, 4, &bounds_.x1);
-    g_props->propGetInt(props_, ofx::kImagePropRowBytes, 0, &row_bytes_);
-    depth_name_ = get_string(props_, ofx::kImageEffectPropPixelDepth);
-    components_name_ = get_string(props_, ofx::kImageEffectPropComponents);
-    if (depth_name_ == ofx::kBitDepthByte) bytes_ = 1;
-    if (depth_name_ == ofx::kBitDepthShort) bytes_ = 2;
-    if (depth_name_ == ofx::kBitDepthFloat) bytes_ = 4;
-    if (components_name_ == ofx::kImageComponentRGBA) channels_ = 4;
-    if (components_name_ == ofx::kImageComponentRGB) channels_ = 3;
+    g_props->propGetPointer(props_, ofx::kOfxImagePropData, 0, &data_);
+    g_props->propGetIntN(props_, ofx::kOfxImagePropBounds, 4, &bounds_.x1);
+    g_props->propGetInt(props_, ofx::kOfxImagePropRowBytes, 0, &row_bytes_);
+    depth_name_ = get_string(props_, ofx::kOfxImageEffectPropPixelDepth);
+    components_name_ = get_string(props_, ofx::kOfxImageEffectPropComponents);
+    // The image's own state; a host that leaves it out of the image has it on the clip.
+    premultiplication_ = get_string(props_, ofx::kOfxImageEffectPropPreMultiplication);
+    if (premultiplication_.empty())
+      premultiplication_ = get_string(clip_props(clip), ofx::kOfxImageEffectPropPreMultiplication);
+    if (depth_name_ == ofx::kOfxBitDepthByte) bytes_ = 1;
+    if (depth_name_ == ofx::kOfxBitDepthShort) bytes_ = 2;
+    if (depth_name_ == ofx::kOfxBitDepthFloat) bytes_ = 4;
+    if (components_name_ == ofx::kOfxImageComponentRGBA) channels_ = 4;
+    if (components_name_ == ofx::kOfxImageComponentRGB) channels_ = 3;
   }
   ~Image() {
     if (props_ != nullptr) g_effects->clipReleaseImage(props_);
@@ -301,6 +306,10 @@ class Image {
   int height() const { return bounds_.y2 - bounds_.y1; }
   const std::string& depth_name() const { return depth_name_; }
   const std::string& components_name() const { return components_name_; }
+  // RGBA whose colour is premultiplied by its alpha (kOfxImagePreMultiplied).
+  bool premultiplied() const {
+    return channels_ == 4 && premultiplication_ == ofx::kOfxImagePreMultiplied;
+  }
 
   // Bytes per channel (1, 2 or 4) and channels (3 or 4); 0 when unsupported.
   int bytes() const { return bytes_; }
@@ -356,8 +365,17 @@ class Image {
   int row_bytes_ = 0;
   int bytes_ = 0;     // per channel: 1, 2 or 4; 0 for an unsupported depth
   int channels_ = 0;  // 3 or 4; 0 for unsupported components
-  std::string depth_name_, components_name_;
+  std::string depth_name_, components_name_, premultiplication_;
 };
+
+// Colour channel c of (x, y), un-premultiplied when the image is premultiplied: the network
+// and the Matte-as-alpha output take straight colour. Where alpha is 0 the colour stays.
+float straight_colour(const Image& image, int x, int y, int c) {
+  const float v = image.read(x, y, c);
+  if (!image.premultiplied()) return v;
+  const float alpha = image.read(x, y, 3);
+  return alpha > 0.0f ? v / alpha : v;
+}
 
 // A float buffer from the host's memory suite (so the host can account for it), or from
 // the heap when the host has none.
@@ -365,12 +383,12 @@ class Buffer {
  public:
   explicit Buffer(std::size_t count) {
     std::size_t bytes = count * sizeof(float);
-    if (g_memory == nullptr || g_memory->memoryAlloc(nullptr, bytes, &data_) != ofx::kStatOK) {
+    if (g_memory == nullptr || g_memory->memoryAlloc(nullptr, bytes, &data_) != ofx::kOfxStatOK) {
       data_ = nullptr;
       heap_.resize(count);
     }
     if (data_ == nullptr && heap_.empty())
-      throw Failure{ofx::kStatErrMemory, "out of memory for " + std::to_string(bytes) + " bytes"};
+      throw Failure{ofx::kOfxStatErrMemory, "out of memory for " + std::to_string(bytes) + " bytes"};
   }
   ~Buffer() {
     if (data_ != nullptr) g_memory->memoryFree(data_);
@@ -401,100 +419,171 @@ float network_value(float v, int colour) {
 
 // ---- actions -------------------------------------------------------------------------
 
+// Describing: every property set and suite call is checked. A failed property set is
+// reported (the host's log through the message suite, and stderr) and describing goes on, so
+// a host that does not know an optional property still loads the effect; a failed suite call
+// that returns a handle fails the action, since nothing can be described without it.
+class Describer {
+ public:
+  explicit Describer(const char* action) : action_(action) {}
+
+  // Sets string/int/double property `name` at `index` on `props` (`what` names the set).
+  void set(OfxPropertySetHandle props, const char* what, const char* name, int index,
+           const char* value) {
+    check(g_props->propSetString(props, name, index, value), what, name);
+  }
+  void set(OfxPropertySetHandle props, const char* what, const char* name, int index, int value) {
+    check(g_props->propSetInt(props, name, index, value), what, name);
+  }
+  void set(OfxPropertySetHandle props, const char* what, const char* name, int index,
+           double value) {
+    check(g_props->propSetDouble(props, name, index, value), what, name);
+  }
+
+  // A suite call whose handle the rest of the action needs.
+  void require(OfxStatus status, const std::string& call) {
+    if (status == ofx::kOfxStatOK) return;
+    std::string text = std::string(action_) + ": " + call + " failed (" + status_name(status) + ")";
+    log(text);
+    throw Failure{ofx::kOfxStatFailed, text};
+  }
+
+  static std::string status_name(OfxStatus status) {
+    switch (status) {
+      case ofx::kOfxStatFailed: return "kOfxStatFailed";
+      case ofx::kOfxStatErrFatal: return "kOfxStatErrFatal";
+      case ofx::kOfxStatErrUnknown: return "kOfxStatErrUnknown";
+      case ofx::kOfxStatErrUnsupported: return "kOfxStatErrUnsupported";
+      case ofx::kOfxStatErrBadHandle: return "kOfxStatErrBadHandle";
+      case ofx::kOfxStatErrBadIndex: return "kOfxStatErrBadIndex";
+      case ofx::kOfxStatErrValue: return "kOfxStatErrValue";
+      default: return "status " + std::to_string(status);
+    }
+  }
+
+ private:
+  void check(OfxStatus status, const char* what, const char* name) {
+    if (status != ofx::kOfxStatOK)
+      log(std::string(action_) + ": setting " + name + " on the " + what + " failed (" +
+          status_name(status) + ")");
+  }
+
+  // A descriptor is not an instance, so messages go with a NULL handle (the standard allows
+  // it; HostSupport prints those to its log).
+  static void log(const std::string& text) {
+    std::string message = "Memmatte: " + text;
+    std::fprintf(stderr, "%s\n", message.c_str());
+    if (g_messages != nullptr)
+      g_messages->message(nullptr, ofx::kOfxMessageLog, nullptr, "%s", message.c_str());
+  }
+
+  const char* action_;
+};
+
 OfxStatus describe(OfxImageEffectHandle effect) {
+  Describer d(ofx::kOfxActionDescribe);
   OfxPropertySetHandle props = nullptr;
-  g_effects->getPropertySet(effect, &props);
-  g_props->propSetString(props, ofx::kPropLabel, 0, "Memmatte");
-  g_props->propSetString(props, ofx::kImageEffectPluginPropGrouping, 0, "Keyer");
-  g_props->propSetString(props, ofx::kPropPluginDescription, 0,
-                         "Trimap-free video portrait matting (memmatte). Frame t is matted from "
-                         "source frames t-2, t-1 and t, so frames render alone and in any order.");
-  g_props->propSetString(props, ofx::kImageEffectPropSupportedContexts, 0,
-                         ofx::kImageEffectContextFilter);
-  g_props->propSetString(props, ofx::kImageEffectPropSupportedContexts, 1,
-                         ofx::kImageEffectContextGeneral);
-  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 0, ofx::kBitDepthByte);
-  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 1, ofx::kBitDepthShort);
-  g_props->propSetString(props, ofx::kImageEffectPropSupportedPixelDepths, 2, ofx::kBitDepthFloat);
-  g_props->propSetInt(props, ofx::kImageEffectPropSupportsMultipleClipDepths, 0, 0);
-  g_props->propSetInt(props, ofx::kImageEffectPropSupportsMultiResolution, 0, 0);
-  g_props->propSetInt(props, ofx::kImageEffectPropSupportsTiles, 0, 0);
-  g_props->propSetInt(props, ofx::kImageEffectPropTemporalClipAccess, 0, 1);
+  d.require(g_effects->getPropertySet(effect, &props), "getPropertySet");
+  const char* what = "effect descriptor";
+  d.set(props, what, ofx::kOfxPropLabel, 0, "Memmatte");
+  d.set(props, what, ofx::kOfxImageEffectPluginPropGrouping, 0, "Keyer");
+  d.set(props, what, ofx::kOfxPropPluginDescription, 0,
+        "Trimap-free video portrait matting (memmatte). Frame t is matted from source frames "
+        "t-2, t-1 and t, so frames render alone and in any order.");
+  d.set(props, what, ofx::kOfxImageEffectPropSupportedContexts, 0,
+        ofx::kOfxImageEffectContextFilter);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportedContexts, 1,
+        ofx::kOfxImageEffectContextGeneral);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportedPixelDepths, 0, ofx::kOfxBitDepthByte);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportedPixelDepths, 1, ofx::kOfxBitDepthShort);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportedPixelDepths, 2, ofx::kOfxBitDepthFloat);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportsMultiResolution, 0, 0);
+  d.set(props, what, ofx::kOfxImageEffectPropSupportsTiles, 0, 0);
+  d.set(props, what, ofx::kOfxImageEffectPropTemporalClipAccess, 0, 1);
   // True because the model cache is locked and each model's forward pass is serialised.
-  g_props->propSetString(props, ofx::kImageEffectPluginRenderThreadSafety, 0,
-                         ofx::kImageEffectRenderFullySafe);
-  g_props->propSetInt(props, ofx::kImageEffectPluginPropHostFrameThreading, 0, 0);
-  return ofx::kStatOK;
+  d.set(props, what, ofx::kOfxImageEffectPluginRenderThreadSafety, 0,
+        ofx::kOfxImageEffectRenderFullySafe);
+  d.set(props, what, ofx::kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
+  return ofx::kOfxStatOK;
 }
 
-void define_choice(OfxParamSetHandle set, const char* name, const char* label, const char* hint,
-                   const std::vector<const char*>& options) {
+void define_choice(Describer& d, OfxParamSetHandle set, const char* name, const char* label,
+                   const char* hint, const std::vector<const char*>& options) {
   OfxPropertySetHandle props = nullptr;
-  g_params->paramDefine(set, ofx::kParamTypeChoice, name, &props);
-  g_props->propSetString(props, ofx::kPropLabel, 0, label);
-  g_props->propSetString(props, ofx::kParamPropHint, 0, hint);
+  d.require(g_params->paramDefine(set, ofx::kOfxParamTypeChoice, name, &props),
+            std::string("paramDefine ") + name);
+  const std::string what = std::string("parameter ") + name;
+  d.set(props, what.c_str(), ofx::kOfxPropLabel, 0, label);
+  d.set(props, what.c_str(), ofx::kOfxParamPropHint, 0, hint);
   for (int i = 0; i < int(options.size()); ++i)
-    g_props->propSetString(props, ofx::kParamPropChoiceOption, i, options[i]);
-  g_props->propSetInt(props, ofx::kParamPropDefault, 0, 0);
-  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
+    d.set(props, what.c_str(), ofx::kOfxParamPropChoiceOption, i, options[i]);
+  d.set(props, what.c_str(), ofx::kOfxParamPropDefault, 0, 0);
+  d.set(props, what.c_str(), ofx::kOfxParamPropAnimates, 0, 0);
 }
 
 OfxStatus describe_in_context(OfxImageEffectHandle effect) {
+  Describer d(ofx::kOfxImageEffectActionDescribeInContext);
   OfxPropertySetHandle source = nullptr, output = nullptr;
-  g_effects->clipDefine(effect, ofx::kSourceClipName, &source);
-  g_props->propSetString(source, ofx::kImageEffectPropSupportedComponents, 0,
-                         ofx::kImageComponentRGBA);
-  g_props->propSetString(source, ofx::kImageEffectPropSupportedComponents, 1,
-                         ofx::kImageComponentRGB);
-  g_props->propSetInt(source, ofx::kImageEffectPropTemporalClipAccess, 0, 1);
-  g_props->propSetInt(source, ofx::kImageEffectPropSupportsTiles, 0, 0);
-  g_effects->clipDefine(effect, ofx::kOutputClipName, &output);
-  g_props->propSetString(output, ofx::kImageEffectPropSupportedComponents, 0,
-                         ofx::kImageComponentRGBA);
-  g_props->propSetInt(output, ofx::kImageEffectPropSupportsTiles, 0, 0);
+  d.require(g_effects->clipDefine(effect, ofx::kOfxImageEffectSimpleSourceClipName, &source),
+            "clipDefine Source");
+  const char* what = "Source clip";
+  d.set(source, what, ofx::kOfxImageEffectPropSupportedComponents, 0, ofx::kOfxImageComponentRGBA);
+  d.set(source, what, ofx::kOfxImageEffectPropSupportedComponents, 1, ofx::kOfxImageComponentRGB);
+  d.set(source, what, ofx::kOfxImageEffectPropTemporalClipAccess, 0, 1);
+  d.set(source, what, ofx::kOfxImageEffectPropSupportsTiles, 0, 0);
+  d.require(g_effects->clipDefine(effect, ofx::kOfxImageEffectOutputClipName, &output),
+            "clipDefine Output");
+  what = "Output clip";
+  d.set(output, what, ofx::kOfxImageEffectPropSupportedComponents, 0, ofx::kOfxImageComponentRGBA);
+  d.set(output, what, ofx::kOfxImageEffectPropSupportsTiles, 0, 0);
 
   OfxParamSetHandle set = nullptr;
-  g_effects->getParamSet(effect, &set);
-  define_choice(set, kParamOutput, "Output",
-                "Matte as alpha: the source RGB with the matte in alpha. Foreground "
-                "premultiplied: the network's clean foreground times the matte, matte in alpha. "
-                "Alpha only: the matte in all four channels.",
+  d.require(g_effects->getParamSet(effect, &set), "getParamSet");
+  define_choice(d, set, kParamOutput, "Output",
+                "Matte as alpha: the source RGB (un-premultiplied) with the matte in alpha. "
+                "Foreground premultiplied: the network's clean foreground times the matte, matte "
+                "in alpha. Alpha only: the matte in all four channels.",
                 {"Matte as alpha", "Foreground premultiplied", "Alpha only"});
-  define_choice(set, kParamColour, "Source colour",
+  define_choice(d, set, kParamColour, "Source colour",
                 "What the source pixels are. sRGB: display-referred sRGB in [0, 1], passed to "
                 "the network as they are. Scene-linear: linear Rec.709/sRGB primaries, encoded "
                 "with the sRGB curve for the network; the foreground is decoded back to linear.",
                 {"sRGB (display-referred)", "Scene-linear Rec.709"});
 
   OfxPropertySetHandle props = nullptr;
-  g_params->paramDefine(set, ofx::kParamTypeDouble, kParamRatio, &props);
-  g_props->propSetString(props, ofx::kPropLabel, 0, "Downsample ratio");
-  g_props->propSetString(props, ofx::kParamPropHint, 0,
-                         "The scale the network runs at; the Deep Guided Filter restores full "
-                         "resolution. 0 = auto: the long side the weights were trained for.");
-  g_props->propSetDouble(props, ofx::kParamPropDefault, 0, 0.0);
-  g_props->propSetDouble(props, ofx::kParamPropMin, 0, 0.0);
-  g_props->propSetDouble(props, ofx::kParamPropMax, 0, 1.0);
-  g_props->propSetDouble(props, ofx::kParamPropDisplayMin, 0, 0.0);
-  g_props->propSetDouble(props, ofx::kParamPropDisplayMax, 0, 1.0);
-  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
+  d.require(g_params->paramDefine(set, ofx::kOfxParamTypeDouble, kParamRatio, &props),
+            std::string("paramDefine ") + kParamRatio);
+  what = "parameter downsampleRatio";
+  d.set(props, what, ofx::kOfxPropLabel, 0, "Downsample ratio");
+  d.set(props, what, ofx::kOfxParamPropHint, 0,
+        "The scale the network runs at; the Deep Guided Filter restores full resolution. "
+        "0 = auto: the long side the weights were trained for.");
+  d.set(props, what, ofx::kOfxParamPropDefault, 0, 0.0);
+  d.set(props, what, ofx::kOfxParamPropMin, 0, 0.0);
+  d.set(props, what, ofx::kOfxParamPropMax, 0, 1.0);
+  d.set(props, what, ofx::kOfxParamPropDisplayMin, 0, 0.0);
+  d.set(props, what, ofx::kOfxParamPropDisplayMax, 0, 1.0);
+  d.set(props, what, ofx::kOfxParamPropAnimates, 0, 0);
 
-  g_params->paramDefine(set, ofx::kParamTypeString, kParamModel, &props);
-  g_props->propSetString(props, ofx::kPropLabel, 0, "Model");
-  g_props->propSetString(props, ofx::kParamPropHint, 0,
-                         "A TorchScript file from python -m core.export --format torchscript "
-                         "--flexible. Empty: the MEMMATTE_OFX_MODEL environment variable.");
-  g_props->propSetString(props, ofx::kParamPropDefault, 0, "");
-  g_props->propSetString(props, ofx::kParamPropStringMode, 0, ofx::kParamStringIsFilePath);
-  g_props->propSetInt(props, ofx::kParamPropStringFilePathExists, 0, 1);
-  g_props->propSetInt(props, ofx::kParamPropAnimates, 0, 0);
-  return ofx::kStatOK;
+  d.require(g_params->paramDefine(set, ofx::kOfxParamTypeString, kParamModel, &props),
+            std::string("paramDefine ") + kParamModel);
+  what = "parameter model";
+  d.set(props, what, ofx::kOfxPropLabel, 0, "Model");
+  d.set(props, what, ofx::kOfxParamPropHint, 0,
+        "A TorchScript file from python -m core.export --format torchscript --flexible. "
+        "Empty: the MEMMATTE_OFX_MODEL environment variable.");
+  d.set(props, what, ofx::kOfxParamPropDefault, 0, "");
+  d.set(props, what, ofx::kOfxParamPropStringMode, 0, ofx::kOfxParamStringIsFilePath);
+  d.set(props, what, ofx::kOfxParamPropStringFilePathExists, 0, 1);
+  d.set(props, what, ofx::kOfxParamPropAnimates, 0, 0);
+  return ofx::kOfxStatOK;
 }
 
 double first_frame(OfxImageEffectHandle effect) {
   double range[2] = {0.0, 0.0};
-  g_props->propGetDoubleN(clip_props(clip(effect, ofx::kSourceClipName)),
-                          ofx::kImageEffectPropFrameRange, 2, range);
+  g_props->propGetDoubleN(clip_props(clip(effect, ofx::kOfxImageEffectSimpleSourceClipName)),
+                          ofx::kOfxImageEffectPropFrameRange, 2, range);
   return range[0];
 }
 
@@ -506,72 +595,74 @@ double source_time(double time, int back, double first) {
 OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in,
                         OfxPropertySetHandle out) {
   double time = 0.0;
-  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
+  g_props->propGetDouble(in, ofx::kOfxPropTime, 0, &time);
   double range[2] = {source_time(time, 2, first_frame(effect)), time};
-  std::string name = std::string(ofx::kClipPropFrameRangePrefix) + ofx::kSourceClipName;
+  std::string name = std::string(ofx::kClipPropFrameRangePrefix) + ofx::kOfxImageEffectSimpleSourceClipName;
   g_props->propSetDoubleN(out, name.c_str(), 2, range);
-  return ofx::kStatOK;
+  return ofx::kOfxStatOK;
 }
 
 OfxStatus regions_of_interest(OfxImageEffectHandle effect, OfxPropertySetHandle in,
                               OfxPropertySetHandle out) {
   // The network needs whole frames whatever part of the output is asked for.
   double time = 0.0;
-  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
+  g_props->propGetDouble(in, ofx::kOfxPropTime, 0, &time);
   OfxRectD rod{0, 0, 0, 0};
-  if (g_effects->clipGetRegionOfDefinition(clip(effect, ofx::kSourceClipName), time, &rod) !=
-      ofx::kStatOK)
-    return ofx::kStatReplyDefault;
-  std::string name = std::string(ofx::kClipPropRoIPrefix) + ofx::kSourceClipName;
+  if (g_effects->clipGetRegionOfDefinition(clip(effect, ofx::kOfxImageEffectSimpleSourceClipName), time, &rod) !=
+      ofx::kOfxStatOK)
+    return ofx::kOfxStatReplyDefault;
+  std::string name = std::string(ofx::kClipPropRoIPrefix) + ofx::kOfxImageEffectSimpleSourceClipName;
   g_props->propSetDoubleN(out, name.c_str(), 4, &rod.x1);
-  return ofx::kStatOK;
+  return ofx::kOfxStatOK;
 }
 
 OfxStatus clip_preferences(OfxImageEffectHandle effect, OfxPropertySetHandle out) {
   int mode = kMatteAsAlpha;
   g_params->paramGetValue(param(effect, kParamOutput), &mode);
-  std::string components = std::string(ofx::kClipPropComponentsPrefix) + ofx::kOutputClipName;
-  g_props->propSetString(out, components.c_str(), 0, ofx::kImageComponentRGBA);
-  g_props->propSetString(out, ofx::kImageEffectPropPreMultiplication, 0,
-                         mode == kForegroundPremultiplied ? ofx::kImagePreMultiplied
-                                                          : ofx::kImageUnPreMultiplied);
-  return ofx::kStatOK;
+  std::string components = std::string(ofx::kClipPropComponentsPrefix) + ofx::kOfxImageEffectOutputClipName;
+  g_props->propSetString(out, components.c_str(), 0, ofx::kOfxImageComponentRGBA);
+  // Matte as alpha: straight source colour under the matte. Foreground premultiplied: colour
+  // times the matte. Alpha only: the matte in RGB too, i.e. white premultiplied by the matte.
+  g_props->propSetString(out, ofx::kOfxImageEffectPropPreMultiplication, 0,
+                         mode == kMatteAsAlpha ? ofx::kOfxImageUnPreMultiplied
+                                               : ofx::kOfxImagePreMultiplied);
+  return ofx::kOfxStatOK;
 }
 
 std::string resolve_model(const Settings& settings) {
   if (!settings.model.empty()) return settings.model;
   const char* env = std::getenv(kModelEnv);
   if (env != nullptr && *env != '\0') return env;
-  throw Failure{ofx::kStatFailed,
+  throw Failure{ofx::kOfxStatFailed,
                 "no model: set the Model parameter or MEMMATTE_OFX_MODEL to a TorchScript file "
                 "made with python -m core.export --format torchscript --flexible"};
 }
 
 void check_source(const Image& image, double time) {
   std::string frame = "source frame " + frame_label(time);
-  if (!image.valid()) throw Failure{ofx::kStatFailed, "no image for " + frame};
+  if (!image.valid()) throw Failure{ofx::kOfxStatFailed, "no image for " + frame};
   if (image.bytes() == 0)
-    throw Failure{ofx::kStatFailed,
+    throw Failure{ofx::kOfxStatFailed,
                   frame + " has pixel depth " + image.depth_name() +
                       "; Memmatte takes 8-bit, 16-bit or 32-bit float images"};
   if (image.channels() == 0)
-    throw Failure{ofx::kStatFailed,
+    throw Failure{ofx::kOfxStatFailed,
                   frame + " has components " + image.components_name() + "; expected RGBA or RGB"};
   if (image.width() <= 0 || image.height() <= 0)
-    throw Failure{ofx::kStatFailed, frame + " is empty"};
+    throw Failure{ofx::kOfxStatFailed, frame + " is empty"};
 }
 
 OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
   double time = 0.0;
   OfxRectI window{0, 0, 0, 0};
-  g_props->propGetDouble(in, ofx::kPropTime, 0, &time);
-  g_props->propGetIntN(in, ofx::kImageEffectPropRenderWindow, 4, &window.x1);
-  if (window.x2 <= window.x1 || window.y2 <= window.y1) return ofx::kStatOK;
+  g_props->propGetDouble(in, ofx::kOfxPropTime, 0, &time);
+  g_props->propGetIntN(in, ofx::kOfxImageEffectPropRenderWindow, 4, &window.x1);
+  if (window.x2 <= window.x1 || window.y2 <= window.y1) return ofx::kOfxStatOK;
 
   Settings settings = read_settings(effect, time);
   void* model = model_for(resolve_model(settings));
 
-  OfxImageClipHandle source_clip = clip(effect, ofx::kSourceClipName);
+  OfxImageClipHandle source_clip = clip(effect, ofx::kOfxImageEffectSimpleSourceClipName);
   OfxRectD rod{0, 0, 0, 0};
   g_effects->clipGetRegionOfDefinition(source_clip, time, &rod);
   double first = first_frame(effect);
@@ -584,7 +675,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
   for (int k = 0; k < 2; ++k) {
     const OfxRectI o = frames[k]->bounds();
     if (o.x1 != b.x1 || o.y1 != b.y1 || o.x2 != b.x2 || o.y2 != b.y2)
-      throw Failure{ofx::kStatFailed, "source frame " + frame_label(times[k]) +
+      throw Failure{ofx::kOfxStatFailed, "source frame " + frame_label(times[k]) +
                                           " differs in size from frame " + frame_label(time)};
   }
 
@@ -599,18 +690,18 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
       for (int col = 0; col < width; ++col)
         for (int c = 0; c < 3; ++c)
           in_data[(3 * k + c) * plane + std::size_t(row) * width + col] =
-              network_value(frames[k]->read(b.x1 + col, y, c), settings.colour);
+              network_value(straight_colour(*frames[k], b.x1 + col, y, c), settings.colour);
     }
 
   char error[1024] = "";
   if (g_runtime.run(model, in_data, height, width, settings.ratio, result.get(), error,
                     sizeof error) != 0)
-    throw Failure{ofx::kStatFailed, std::string("inference failed: ") + error};
+    throw Failure{ofx::kOfxStatFailed, std::string("inference failed: ") + error};
 
-  Image out(clip(effect, ofx::kOutputClipName), time, nullptr);
-  if (!out.valid()) throw Failure{ofx::kStatFailed, "no output image at frame " + frame_label(time)};
+  Image out(clip(effect, ofx::kOfxImageEffectOutputClipName), time, nullptr);
+  if (!out.valid()) throw Failure{ofx::kOfxStatFailed, "no output image at frame " + frame_label(time)};
   if (out.bytes() == 0 || out.channels() != 4)
-    throw Failure{ofx::kStatFailed, "output image is " + out.depth_name() + " " +
+    throw Failure{ofx::kOfxStatFailed, "output image is " + out.depth_name() + " " +
                                                 out.components_name() + "; expected RGBA"};
   const float* res = result.get();
   const OfxRectI ob = out.bounds();
@@ -625,7 +716,7 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
         rgba[3] = alpha;
         for (int c = 0; c < 3; ++c) {
           if (settings.output == kMatteAsAlpha) {
-            rgba[c] = frame_t.read(x, y, c);
+            rgba[c] = straight_colour(frame_t, x, y, c);
           } else if (settings.output == kAlphaOnly) {
             rgba[c] = alpha;
           } else {
@@ -637,59 +728,65 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle in) {
       }
       for (int c = 0; c < 4; ++c) out.write(x, y, c, rgba[c]);
     }
-  return ofx::kStatOK;
+  return ofx::kOfxStatOK;
 }
 
 OfxStatus load() {
-  if (g_host == nullptr) return ofx::kStatErrMissingHostFeature;
+  if (g_host == nullptr) return ofx::kOfxStatErrMissingHostFeature;
   auto fetch = [](const char* name, int version) { return g_host->fetchSuite(g_host->host, name, version); };
-  g_props = static_cast<const OfxPropertySuiteV1*>(fetch(ofx::kPropertySuite, 1));
-  g_effects = static_cast<const OfxImageEffectSuiteV1*>(fetch(ofx::kImageEffectSuite, 1));
-  g_params = static_cast<const OfxParameterSuiteV1*>(fetch(ofx::kParameterSuite, 1));
-  g_memory = static_cast<const OfxMemorySuiteV1*>(fetch(ofx::kMemorySuite, 1));
-  g_threads = static_cast<const OfxMultiThreadSuiteV1*>(fetch(ofx::kMultiThreadSuite, 1));
-  g_messages = static_cast<const OfxMessageSuiteV1*>(fetch(ofx::kMessageSuite, 1));
-  if (!g_props || !g_effects || !g_params) return ofx::kStatErrMissingHostFeature;
-  return ofx::kStatOK;
+  g_props = static_cast<const OfxPropertySuiteV1*>(fetch(ofx::kOfxPropertySuite, 1));
+  g_effects = static_cast<const OfxImageEffectSuiteV1*>(fetch(ofx::kOfxImageEffectSuite, 1));
+  g_params = static_cast<const OfxParameterSuiteV1*>(fetch(ofx::kOfxParameterSuite, 1));
+  g_memory = static_cast<const OfxMemorySuiteV1*>(fetch(ofx::kOfxMemorySuite, 1));
+  g_threads = static_cast<const OfxMultiThreadSuiteV1*>(fetch(ofx::kOfxMultiThreadSuite, 1));
+  g_messages = static_cast<const OfxMessageSuiteV1*>(fetch(ofx::kOfxMessageSuite, 1));
+  if (!g_props || !g_effects || !g_params) return ofx::kOfxStatErrMissingHostFeature;
+  return ofx::kOfxStatOK;
 }
 
 OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandle in,
                      OfxPropertySetHandle out) {
   auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
+  // Messages name an instance, never a descriptor (hosts such as HostSupport take a non-NULL
+  // handle for an instance); describing and loading report with a NULL handle.
+  const bool describing = std::strcmp(action, ofx::kOfxActionDescribe) == 0 ||
+                          std::strcmp(action, ofx::kOfxImageEffectActionDescribeInContext) == 0 ||
+                          std::strcmp(action, ofx::kOfxActionLoad) == 0;
+  OfxImageEffectHandle about = describing ? nullptr : effect;
   try {
-    if (std::strcmp(action, ofx::kActionLoad) == 0) return load();
-    if (std::strcmp(action, ofx::kActionUnload) == 0) {
+    if (std::strcmp(action, ofx::kOfxActionLoad) == 0) return load();
+    if (std::strcmp(action, ofx::kOfxActionUnload) == 0) {
       free_models();
-      return ofx::kStatOK;
+      return ofx::kOfxStatOK;
     }
-    if (std::strcmp(action, ofx::kActionDescribe) == 0) return describe(effect);
-    if (std::strcmp(action, ofx::kActionDescribeInContext) == 0)
+    if (std::strcmp(action, ofx::kOfxActionDescribe) == 0) return describe(effect);
+    if (std::strcmp(action, ofx::kOfxImageEffectActionDescribeInContext) == 0)
       return describe_in_context(effect);
-    if (std::strcmp(action, ofx::kActionCreateInstance) == 0) return ofx::kStatOK;
-    if (std::strcmp(action, ofx::kActionDestroyInstance) == 0) return ofx::kStatOK;
-    if (std::strcmp(action, ofx::kActionGetFramesNeeded) == 0)
+    if (std::strcmp(action, ofx::kOfxActionCreateInstance) == 0) return ofx::kOfxStatOK;
+    if (std::strcmp(action, ofx::kOfxActionDestroyInstance) == 0) return ofx::kOfxStatOK;
+    if (std::strcmp(action, ofx::kOfxImageEffectActionGetFramesNeeded) == 0)
       return frames_needed(effect, in, out);
-    if (std::strcmp(action, ofx::kActionGetRegionsOfInterest) == 0)
+    if (std::strcmp(action, ofx::kOfxImageEffectActionGetRegionsOfInterest) == 0)
       return regions_of_interest(effect, in, out);
-    if (std::strcmp(action, ofx::kActionGetClipPreferences) == 0)
+    if (std::strcmp(action, ofx::kOfxImageEffectActionGetClipPreferences) == 0)
       return clip_preferences(effect, out);
-    if (std::strcmp(action, ofx::kActionRender) == 0) return render(effect, in);
+    if (std::strcmp(action, ofx::kOfxImageEffectActionRender) == 0) return render(effect, in);
   } catch (const Failure& failure) {
-    post_error(effect, failure.message);
+    post_error(about, failure.message);
     return failure.status;
   } catch (const std::exception& e) {
-    post_error(effect, e.what());
-    return ofx::kStatErrUnknown;
+    post_error(about, e.what());
+    return ofx::kOfxStatErrUnknown;
   } catch (...) {
-    post_error(effect, "unknown error");
-    return ofx::kStatErrUnknown;
+    post_error(about, "unknown error");
+    return ofx::kOfxStatErrUnknown;
   }
-  return ofx::kStatReplyDefault;
+  return ofx::kOfxStatReplyDefault;
 }
 
 void set_host(OfxHost* host) { g_host = host; }
 
-OfxPlugin g_plugin = {ofx::kImageEffectPluginApi, ofx::kImageEffectPluginApiVersion,
+OfxPlugin g_plugin = {ofx::kOfxImageEffectPluginApi, ofx::kOfxImageEffectPluginApiVersion,
                       kPluginIdentifier,          kVersionMajor,
                       kVersionMinor,              set_host,
                       main_entry};

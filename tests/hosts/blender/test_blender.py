@@ -27,6 +27,7 @@ from core.weights import save_weights
 bpy = pytest.importorskip("bpy")
 import addon_utils  # noqa: E402  (Blender's module, importable once bpy is)
 
+from hosts.blender import compat  # noqa: E402
 from tests.hosts.blender import scenes  # noqa: E402
 
 pytestmark = pytest.mark.blender
@@ -50,6 +51,9 @@ def blend(tmp_path, weights, monkeypatch) -> Path:
     path = tmp_path / "shot.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     yield path
+    # No Memmatte node may outlive its type: Blender 4.2 keeps the evaluated copies of the
+    # scene's nodes, which would point at the unregistered type and crash the next file read.
+    bpy.ops.wm.read_homefile(use_empty=True)
     addon_utils.disable(ADDON, default_set=True)
 
 
@@ -100,8 +104,8 @@ def test_render_carries_the_session_matte(tmp_path, blend, weights):
     # The saved file, opened again (with the add-on), renders the matte from the cache.
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=str(blend))
-    tree = bpy.context.scene.compositing_node_group
-    node, result = tree.nodes["Memmatte"], tree.nodes["Group Output"].inputs["Image"]
+    tree = compat.compositor_tree(bpy.context.scene)
+    node, result = tree.nodes["Memmatte"], compat.compositor_result(tree)
 
     cache = tmp_path / "memmatte_cache" / "shot_Scene_Memmatte"
     assert _files(cache) == ["matte.1001.exr", "matte.1002.exr", "matte.1003.exr", "memmatte.json"]
@@ -127,7 +131,11 @@ def test_render_carries_the_session_matte(tmp_path, blend, weights):
     layout = _Layout()
     draw_controls(layout, node)
     (_, idname, op), label = layout.items
-    assert (idname, op.tree, op.node) == ("memmatte.compute_matte", tree.name, node.name)
+    assert (idname, op.tree, op.node) == (
+        "memmatte.compute_matte",
+        compat.tree_key(tree),
+        node.name,
+    )
     assert label == ("label", "Matte: frames 1-3")
 
     # The Foreground output: memmatte's clean foreground, premultiplied, back in linear.
@@ -308,8 +316,6 @@ def test_movie_clip_is_rendered_then_matted(tmp_path, blend, weights):
 
 def _encode_movie(first_png: Path, count: int, movie: Path) -> None:
     """An FFV1 movie of a PNG sequence, made by the compositor in a throwaway scene."""
-    from hosts.blender import compat
-
     scene = bpy.data.scenes.new("encode")
     tree, result = compat.new_compositor(scene, "encode")
     image = bpy.data.images.load(str(first_png))
@@ -398,7 +404,7 @@ def _event(operator, kind: str):
 
 def _compute_error(node) -> str:
     with pytest.raises(RuntimeError) as caught:
-        bpy.ops.memmatte.compute_matte(tree=node.id_data.name, node=node.name)
+        bpy.ops.memmatte.compute_matte(tree=compat.tree_key(node.id_data), node=node.name)
     return str(caught.value)
 
 
@@ -483,8 +489,12 @@ result = bpy.ops.extensions.package_install_files(
     filepath=sys.argv[1], repo="user_default", enable_on_install=True
 )
 scene = bpy.context.scene
-tree = bpy.data.node_groups.new("Compositor", "CompositorNodeTree")
-scene.compositing_node_group = tree
+if hasattr(scene, "compositing_node_group"):  # Blender 5.x
+    tree = bpy.data.node_groups.new("Compositor", "CompositorNodeTree")
+    scene.compositing_node_group = tree
+else:  # Blender 4.x
+    scene.use_nodes = True
+    tree = scene.node_tree
 node = tree.nodes.new("CompositorNodeMemmatte")
 modules = [a.module for a in bpy.context.preferences.addons]
 print(json.dumps({
@@ -520,3 +530,28 @@ def test_extension_zip_installs_and_registers_the_node(tmp_path):
     assert info["operators"] == [True, True]
     installed = tmp_path / "user" / "extensions" / "user_default" / "memmatte"
     assert (installed / "blender_manifest.toml").is_file()
+
+
+def test_install_button_makes_memmatte_python_from_a_wheelhouse_then_checks_it(
+    tmp_path, blend, monkeypatch
+):
+    from tests.hosts.client.wheelhouse import fake_wheelhouse, isolate_pip
+
+    monkeypatch.chdir(tmp_path)  # the Check's python -c must not see this checkout's core/
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    isolate_pip(monkeypatch)
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    venv = tmp_path / "memmatte-venv"
+    prefs.python = ""
+    prefs.install_folder = str(venv)
+    prefs.wheelhouse = str(fake_wheelhouse(tmp_path / "wheelhouse"))
+    prefs.install_torch = "cpu"
+    assert bpy.ops.memmatte.install() == {"FINISHED"}
+    assert prefs.python == str(venv / "bin" / "python")
+    assert prefs.status == (
+        f"OK: Python {sys.version.split()[0]}, torch 2.99.0+fake, no CUDA, CPU only"
+    )
+    # A second install into the same folder is refused, and the environment stays.
+    with pytest.raises(RuntimeError, match="already exists; choose a new folder"):
+        bpy.ops.memmatte.install()
+    assert (venv / "bin" / "python").exists()

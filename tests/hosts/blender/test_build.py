@@ -5,6 +5,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from hosts.blender import build
 from tests.hosts.bare_python import run_bare
 
@@ -80,3 +82,15 @@ def test_cli_names_the_zip(tmp_path, capsys):
     build.main(["-o", str(tmp_path / "x.zip")])
     assert (tmp_path / "x.zip").is_file()
     assert "Memmatte 0.1.0 for Blender 4.2.0+" in capsys.readouterr().out
+
+
+def test_zip_can_carry_the_memmatte_wheel_that_install_uses(tmp_path):
+    wheel = tmp_path / "memmatte-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel")
+    path = build.build(tmp_path / "memmatte.zip", wheel=wheel)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("wheels/memmatte-0.1.0-py3-none-any.whl") == b"a wheel"
+    other = tmp_path / "torch-2.13.0-py3-none-any.whl"
+    other.write_bytes(b"")
+    with pytest.raises(SystemExit, match="is not a memmatte wheel"):
+        build.build(tmp_path / "other.zip", wheel=other)

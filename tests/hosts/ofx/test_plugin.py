@@ -8,7 +8,19 @@ import numpy as np
 import pytest
 
 from core import MattingSession
-from hosts.ofx.minihost import FAILED, FILTER, GENERAL, OK, Layout
+from hosts.ofx.facts import PROPERTY_NAMES, ofx
+from hosts.ofx.minihost import (
+    COMPONENTS_OF,
+    FAILED,
+    FILTER,
+    GENERAL,
+    OK,
+    OPAQUE,
+    OUTPUT,
+    PREMULTIPLIED,
+    UNPREMULTIPLIED,
+    Layout,
+)
 
 MATTE_AS_ALPHA, FOREGROUND_PREMULTIPLIED, ALPHA_ONLY = 0, 1, 2
 
@@ -248,3 +260,83 @@ def test_unaligned_rows_of_16_bit_images(host, clip, model):
     odd = _effect(host, frames, model, layout=Layout(top_down=True, padding=3)).render(2)
     assert plain[0] == odd[0] == OK
     assert np.array_equal(plain[1], odd[1])
+
+
+def _fresh_host(bundle, tmp_path, **options):
+    """A second host on a copy of the bundle (a copy loads as its own library, so the
+    session's host keeps its suites)."""
+    from hosts.ofx.minihost import MiniHost
+
+    return MiniHost(shutil.copytree(bundle, tmp_path / "Memmatte.ofx.bundle"), **options)
+
+
+def test_describe_sets_only_properties_a_strict_host_knows(bundle, tmp_path):
+    host = _fresh_host(bundle, tmp_path)
+    assert host.status_describe == OK
+    status, _ = host.describe_in_context(GENERAL)
+    assert status == OK
+    assert host.messages == []  # no property set failed
+    assert set(host.descriptor.props.values) <= PROPERTY_NAMES
+    depths = host.descriptor.props.values[ofx.kOfxImageEffectPropSupportsMultipleClipDepths]
+    assert depths == [0]
+
+
+def test_describe_reports_a_property_the_host_refuses_and_goes_on(bundle, tmp_path):
+    refused = ofx.kOfxImageEffectPropSupportsMultipleClipDepths
+    host = _fresh_host(bundle, tmp_path, refuse={refused})
+    assert host.status_describe == OK
+    assert host.messages == [
+        (
+            ofx.kOfxMessageLog,
+            f"Memmatte: OfxActionDescribe: setting {refused} on the effect descriptor failed "
+            "(kOfxStatErrUnknown)",
+        )
+    ]
+    assert host.descriptor.props.values[ofx.kOfxPropLabel] == ["Memmatte"]
+
+
+def test_describe_in_context_fails_with_a_message_when_a_clip_cannot_be_defined(bundle, tmp_path):
+    host = _fresh_host(bundle, tmp_path, failing={"clipDefine"})
+    status, _ = host.describe_in_context(FILTER)
+    assert status == FAILED
+    text = "OfxImageEffectActionDescribeInContext: clipDefine Source failed (kOfxStatFailed)"
+    assert host.messages[-2:] == [
+        (ofx.kOfxMessageLog, f"Memmatte: {text}"),  # the host's log
+        (ofx.kOfxMessageError, f"Memmatte: {text}"),  # shown to the user
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [(MATTE_AS_ALPHA, UNPREMULTIPLIED), (FOREGROUND_PREMULTIPLIED, PREMULTIPLIED),
+     (ALPHA_ONLY, PREMULTIPLIED)],
+)  # fmt: skip
+def test_output_clip_declares_its_premultiplication(host, clip, model, mode, expected):
+    effect = _effect(host, clip, model, params={"output": mode})
+    status, out = effect.clip_preferences()
+    assert status == OK
+    assert out.values[ofx.kOfxImageEffectPropPreMultiplication] == [expected]
+    assert out.values[COMPONENTS_OF + OUTPUT] == [ofx.kOfxImageComponentRGBA]
+
+
+@pytest.mark.parametrize("mode", [MATTE_AS_ALPHA, FOREGROUND_PREMULTIPLIED])
+def test_a_premultiplied_source_is_unpremultiplied_before_matting(host, clip, model, mode):
+    # Straight colour under a source alpha in [0.25, 1]; the same pixels premultiplied.
+    straight = [np.concatenate([f[..., :3], 0.25 + 0.75 * f[..., 3:]], axis=-1) for f in clip]
+    premultiplied = [np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1) for f in straight]
+    params = {"output": mode}
+    plain = _effect(host, straight, model, params=params).render(3)
+    premult = _effect(
+        host, premultiplied, model, params=params, premultiplication=PREMULTIPLIED
+    ).render(3)
+    assert plain[0] == premult[0] == OK
+    assert np.abs(premult[1] - plain[1]).max() <= 1e-5
+    if mode == MATTE_AS_ALPHA:
+        assert np.abs(premult[1][..., :3] - straight[3][..., :3]).max() <= 1e-6
+
+
+def test_an_opaque_or_unpremultiplied_source_is_used_as_it_is(host, clip, model):
+    plain = _effect(host, clip, model).render(2)
+    opaque = _effect(host, clip, model, premultiplication=OPAQUE).render(2)
+    assert plain[0] == opaque[0] == OK
+    assert np.array_equal(plain[1], opaque[1])
