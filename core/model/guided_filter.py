@@ -78,10 +78,6 @@ class DeepGuidedFilter(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, 4, 1, bias=True),
         )
-        # Adds the frame back: 1 on the three colour channels' A, 0 on alpha's.
-        self.register_buffer(
-            "identity", torch.tensor([1.0, 1.0, 1.0, 0.0]).view(1, 4, 1, 1), persistent=False
-        )
 
     def coefficients(
         self, image_lr: Tensor, residual_lr: Tensor, pha_lr: Tensor, hidden_lr: Tensor
@@ -92,7 +88,8 @@ class DeepGuidedFilter(nn.Module):
         guide_lr = torch.cat([image_lr, image_lr.mean(1, keepdim=True)], dim=1)
         target_lr = torch.cat([residual_lr, pha_lr], dim=1)
         a, b = guided_filter_coefficients(guide_lr, target_lr, hidden_lr, self.mix)
-        return torch.cat([a + self.identity.to(a.dtype), b], dim=1)
+        # Adds the frame back: 1 on the three colour channels' A, 0 on alpha's.
+        return torch.cat([a[:, :3] + 1.0, a[:, 3:], b], dim=1)
 
     @staticmethod
     def apply(image: Tensor, coefficients: Tensor) -> tuple[Tensor, Tensor]:
