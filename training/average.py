@@ -30,8 +30,7 @@ def average(before, after, weight: float):
         raise ValueError("the two checkpoints are of different network configurations")
     a, b = before.state_dict(), after.state_dict()
     mixed = {
-        k: torch.lerp(a[k], b[k], weight) if b[k].is_floating_point() else b[k].clone()
-        for k in b
+        k: torch.lerp(a[k], b[k], weight) if b[k].is_floating_point() else b[k].clone() for k in b
     }
     out = load_network_like(after)
     load_into(out, mixed, source="average")
@@ -67,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
               "weight": args.weight}  # fmt: skip
     extra["average"] = json.dumps(record)
     _save(mixed, args.output, stage="average", metadata=extra)
-    print(f"wrote {args.output}: {1 - args.weight:g} x {args.before} + {args.weight:g} x {args.after}")
+    print(
+        f"wrote {args.output}: {1 - args.weight:g} x {args.before} + {args.weight:g} x {args.after}"
+    )
     return 0
 
 
