@@ -503,10 +503,6 @@ def run_shot(
         write_atomic(path, output_spec(loaded.spec, names, fmt, space, meta), pixels)
         emit.frame(position, loaded.frame, len(todo), str(path))
 
-    # Made once, here: a folder removed while the shot runs (with the frames written in it)
-    # is then an error, not silently made again.
-    for folder in sorted({outputs.path(f).parent for f in todo}):
-        make_folder(folder)
     source = _Prefetch(len(shot.frames), order, load, threads, depth, cancel)
     try:
         session = _session(source, options, model, *size)
@@ -514,6 +510,11 @@ def run_shot(
             _use_compiled(session, *size, shot.name, emit)
         elif eager_note is not None:
             emit(eager_note)
+        # Made once, here, after the run is known to go ahead (a refused one leaves nothing):
+        # a folder removed while the shot runs (with the frames written in it) is then an
+        # error, not silently made again.
+        for folder in sorted({outputs.path(f).parent for f in todo}):
+            make_folder(folder)
     except BaseException:
         source.close()
         raise
