@@ -598,7 +598,8 @@ evaluation conventions (`training/metrics.py`): MAD and MSE ×1e3, Grad and Conn
 alpha > 0.99, where the foreground is the frame itself). MediaPipe has no foreground output,
 so its foreground is the input frame. (b) is the memory ablation trained by the same recipe
 with the same steps; (e) is Robust Video Matting, the teacher the default weights were
-distilled from (docs/weights.md).
+distilled from (docs/weights.md); (f), where present, is the weights these replace
+(`--previous`), scored on the same sets.
 
 {_table(rows)}
 
