@@ -13,13 +13,20 @@ gain on real people without most of its loss on the synthetic held-out sets
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
 import torch
 
-from core.weights import WeightsError, file_hash, load_into, load_network, read_weights
-from core.weights import save_weights as _save
+from core.weights import (
+    WeightsError,
+    file_hash,
+    load_into,
+    load_network,
+    read_weights,
+    save_weights,
+)
 
 
 def average(before, after, weight: float):
@@ -32,17 +39,9 @@ def average(before, after, weight: float):
     mixed = {
         k: torch.lerp(a[k], b[k], weight) if b[k].is_floating_point() else b[k].clone() for k in b
     }
-    out = load_network_like(after)
+    out = copy.deepcopy(after).eval()
     load_into(out, mixed, source="average")
     return out
-
-
-def load_network_like(network):
-    from core.model import MattingNetwork
-
-    copy = MattingNetwork(network.config)
-    copy.auto_long_side = network.auto_long_side
-    return copy.eval()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
               "after": str(args.after), "after_sha256": file_hash(args.after),
               "weight": args.weight}  # fmt: skip
     extra["average"] = json.dumps(record)
-    _save(mixed, args.output, stage="average", metadata=extra)
+    save_weights(mixed, args.output, stage="average", metadata=extra)
     print(
         f"wrote {args.output}: {1 - args.weight:g} x {args.before} + {args.weight:g} x {args.after}"
     )
