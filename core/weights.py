@@ -106,12 +106,12 @@ def upgrade_weights(
     """A version-1 checkpoint → version 2: alpha unchanged, the foreground residual zero.
 
     Version 1's output block ended in a ReLU whose foreground rows predicted the colour
-    itself; version 2 reads those rows as a correction to the frame. Zeroing their conv
-    weights and their batch-norm scale, shift and running mean makes the correction exactly
-    zero, so the upgraded network returns the frame as its foreground until trained. The
-    scale matters for training: batch norm in training mode divides the (zero-weight,
-    near-zero) conv output by its own batch spread, so with the scale left at 1 the first
-    step would turn the correction into unit-variance noise; at 0 it grows as the loss asks.
+    itself; version 2 reads those rows as a correction to the frame. Zeroing their
+    batch-norm scale and shift makes the correction exactly zero, in eval and in training
+    mode, so the upgraded network returns the frame as its foreground until trained. Their
+    conv weights and running statistics are kept: with the conv zeroed too, neither the
+    scale (whose gradient is the normalised conv output, 0) nor the conv (whose gradient is
+    scaled by the scale, 0) could ever move, and training would only learn a constant shift.
     """
     if metadata.get("format_version") != "1":
         raise WeightsError(
@@ -120,10 +120,10 @@ def upgrade_weights(
         )
     out = {k: v.clone() for k, v in tensors.items()}
     for name in ("0.weight", "1.weight", "1.bias", "1.running_mean"):
-        key = f"{_FOREGROUND_ROWS}.{name}"
-        if key not in out:
-            raise WeightsError(f"not a matting network checkpoint: no {key}")
-        out[key][:3] = 0
+        if f"{_FOREGROUND_ROWS}.{name}" not in out:
+            raise WeightsError(f"not a matting network checkpoint: no {_FOREGROUND_ROWS}.{name}")
+    for name in ("1.weight", "1.bias"):
+        out[f"{_FOREGROUND_ROWS}.{name}"][:3] = 0
     meta = {**metadata, "format_version": FORMAT_VERSION, "upgraded_from": "1"}
     return out, {**meta, DIGEST_KEY: tensors_digest(out)}
 

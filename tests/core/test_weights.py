@@ -1,5 +1,8 @@
 """Safetensors checkpoints: round trip, metadata, and one clear error for every mismatch."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -103,6 +106,11 @@ def test_upgrade_keeps_alpha_bit_identical_and_returns_the_frame_as_foreground(
     # training step does not blow the zero correction up to the batch's unit variance.
     with torch.no_grad():
         assert torch.equal(upgraded.train()(frames).foreground, frames)
+    # ... and the correction can be learnt: the foreground rows' batch-norm scale gets a
+    # gradient at once (a zeroed conv beside a zeroed scale would leave both stuck at 0).
+    upgraded.train()(frames).foreground.sum().backward()
+    norm = upgraded.decoder.output.stage2[1]
+    assert norm.weight.grad[:3].abs().min() > 0
 
 
 def test_upgrade_refuses_what_is_not_version_1(lite_network, tmp_path, capsys):
@@ -158,3 +166,13 @@ def test_checkpoints_carry_the_resolution_auto_ratio_aims_at(lite_network, tmp_p
     session = MattingSession(frames, weights=path, device="cpu")
     next(iter(session))
     assert session.downsample_ratio == 0.5
+
+
+def test_the_weights_command_runs_without_a_runpy_warning():
+    """``python -m core.weights`` is the command the upgrade message names; the package
+    must not have imported it already (runpy's 'found in sys.modules' warning)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "core.weights", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "RuntimeWarning" not in done.stderr, done.stderr
