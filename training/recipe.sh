@@ -9,7 +9,8 @@
 #    them; here DEVICE=auto runs them on whatever this machine has);
 # 4. stage 3, the real imagery, sized for a 2-core CPU (bf16 where native), then each variant
 #    averaged half and half with its stage-2 weights (training.average) and its foreground
-#    rows trained alone (training.foreground_head, alpha unchanged);
+#    rows trained alone, then its Deep Guided Filter alone (training.foreground_head, the
+#    network's own alpha unchanged);
 # 5. the memory network and its ablation bundled in fp16; 6. the quality report.
 #
 # Budgets (seconds, each stage's --time-budget): STAGE1, STAGE2, STAGE3.
@@ -31,7 +32,8 @@ for variant in memory ablated; do
     python -m training.average "runs/distill-stage2/$variant/final.safetensors" \
         "runs/distill-stage3/$variant/final.safetensors" --weight 0.5 \
         -o "runs/distill-stage3/$variant/average.safetensors"
-    python -m training.foreground_head runs/distill-stage3 --variant "$variant" --steps 150 \
+    python -m training.foreground_head runs/distill-stage3 --variant "$variant" --steps 300 \
+        --refiner-steps 100 \
         --weights "runs/distill-stage3/$variant/average.safetensors"
 done
 python -m training.bundle runs/distill-stage3/memory/foreground.safetensors \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from training.distill import ClipSet, VariantConfig
-from training.foreground_head import train_foreground_head
+from training.foreground_head import touched_l1, train_foreground_head, train_refiner
 
 
 def _clips() -> ClipSet:
@@ -42,3 +42,36 @@ def test_training_starts_from_the_frame_as_the_foreground(lite_network):
     frames = clips.com[:1].float() / 255
     with torch.no_grad():
         assert torch.equal(lite_network(frames).foreground, frames)
+
+
+def test_every_pixel_the_person_touches_counts_alike():
+    """The report's foreground MSE scores every pixel with alpha > 0 the same, faint edge
+    pixels included; the head's loss must too, and must ignore the background."""
+    target = torch.zeros(1, 3, 1, 4)
+    pred = torch.zeros(1, 3, 1, 4)
+    pred[..., 0] = 0.5  # error on a faint edge pixel
+    pred[..., 3] = 0.9  # error on the background: not the person's
+    alpha = torch.tensor([1 / 255, 1.0, 0.0, 0.0]).view(1, 1, 1, 4)
+    assert touched_l1(pred, target, alpha).item() == 0.25  # 0.5 over two touched pixels
+    assert touched_l1(target, target, alpha).item() == 0.0
+
+
+def test_the_refiner_learns_alone_and_the_network_output_stays_bit_identical(lite_network):
+    """The Deep Guided Filter phase after the head: only the filter moves, so what the
+    network gives at its own resolution (no filter) is exactly what it gave before."""
+    clips = _clips()
+    frames = clips.com[:1].float() / 255
+    with torch.no_grad():
+        before = lite_network.eval()(frames)
+        refined_before = lite_network(frames, downsample_ratio=0.5)
+    start = {n: p.clone() for n, p in lite_network.named_parameters()}
+    train_refiner(lite_network, clips, VariantConfig("m", 2, 2), steps=3, lr=1e-2)
+    with torch.no_grad():
+        after = lite_network(frames)
+        refined_after = lite_network(frames, downsample_ratio=0.5)
+    assert torch.equal(before.alpha, after.alpha)
+    assert torch.equal(before.foreground, after.foreground)
+    assert not torch.equal(refined_before.alpha, refined_after.alpha)
+    moved = {n for n, p in lite_network.named_parameters() if not torch.equal(p, start[n])}
+    assert moved and all(n.startswith("refiner.") for n in moved)
+    assert not any(p.requires_grad for p in lite_network.parameters())
