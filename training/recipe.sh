@@ -27,7 +27,7 @@ python -m training.distill --config training/configs/distill.toml --device "$DEV
 python -m training.distill --config training/configs/distill_stage2.toml --device "$DEVICE" \
     --resume --time-budget "${STAGE2:-205}"
 python -m training.distill --config training/configs/distill_stage3.toml --device "$DEVICE" \
-    --resume --time-budget "${STAGE3:-5100}"
+    --resume --time-budget "${STAGE3:-6000}"
 for variant in memory ablated; do
     python -m training.average "runs/distill-stage2/$variant/final.safetensors" \
         "runs/distill-stage3/$variant/final.safetensors" --weight 0.5 \
