@@ -8,10 +8,11 @@ foreground rows of the output block's last conv and batch norm is frozen and run
 mode, and the alpha row's gradient is zeroed, so alpha is bit-identical to the input
 weights'; batch norm runs on its fixed statistics, so training and use see the same
 function. The rows' batch-norm scale and shift start at zero (the frame itself is the
-foreground) and grow as the loss asks: the L1 of the foreground over the pixels the person
-touches (alpha > 0, ``touched_l1``) against the clips' targets (true where the clip has
-them, else the teacher's) plus half that against the teacher's. The teacher's targets and the composites come from ``<run>/cache.pt``, as
-``python -m training.distill`` left them.
+foreground) and grow as the loss asks (``foreground_loss``): the L1 of the foreground over
+the pixels the person touches (alpha > 0) against the clips' targets (true where the clip
+has them, else the teacher's) plus half that against the teacher's. The teacher's targets
+and the composites come from ``<run>/cache.pt``, as ``python -m training.distill`` left
+them.
 
 Writes ``<run>/<variant>/foreground.safetensors`` unless ``-o`` says otherwise.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -42,21 +44,48 @@ def touched_l1(pred: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor) ->
     return (mask * (pred - target).abs()).sum() / (3 * mask.sum()).clamp(min=1.0)
 
 
+def foreground_loss(out, fgr, pha, tfgr, tpha) -> torch.Tensor:
+    """``touched_l1`` against the clips' targets plus half of it against the teacher's; every
+    argument (N, C, H, W)."""
+    return touched_l1(out, fgr, pha) + 0.5 * touched_l1(out, tfgr, tpha)
+
+
+@contextmanager
+def _training_only(network, params: list[torch.nn.Parameter]):
+    """``network`` in eval mode with only ``params`` trainable, frozen again afterwards."""
+    network.eval()
+    for p in network.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+
+
+def _log(losses: list[float], steps: int, label: str) -> None:
+    if len(losses) % 25 == 0:
+        print(f"{label}step {len(losses)}/{steps}: loss {sum(losses[-25:]) / 25:.4f}", flush=True)
+
+
+def _ends(losses: list[float]) -> tuple[float, float]:
+    """Mean loss of the first and of the last ten steps."""
+    first, last = losses[:10], losses[-10:]
+    return sum(first) / max(len(first), 1), sum(last) / max(len(last), 1)
+
+
 def train_foreground_head(
     network, clips: ClipSet, variant: VariantConfig, steps: int, lr: float = 2e-3, seed: int = 0
 ) -> list[float]:
     """Trains ``network.decoder.output.stage2``'s foreground rows in place; returns the
     per-step losses. ``network`` stays in eval mode throughout."""
-    network.eval()
-    for p in network.parameters():
-        p.requires_grad_(False)
     conv, norm = network.decoder.output.stage2
     with torch.no_grad():
         norm.weight[FOREGROUND] = 0.0
         norm.bias[FOREGROUND] = 0.0
     params = [conv.weight, norm.weight, norm.bias]
-    for p in params:
-        p.requires_grad_(True)
     optimizer = torch.optim.Adam(params, lr=lr)
     hidden: list[torch.Tensor] = []
     hook = network.decoder.output.stage1.register_forward_hook(
@@ -66,33 +95,28 @@ def train_foreground_head(
     generator = torch.Generator().manual_seed(seed)
     losses = []
     try:
-        for step in range(steps):
-            com, fgr, pha, tfgr, tpha = _batch(clips, variant, generator, "cpu")
-            hidden.clear()
-            with torch.no_grad(), autocast(precision, torch.device("cpu")):
-                network(com)
-            h, w = com.shape[-2:]
-            residual = network.decoder.output.stage2(hidden[0])[:, FOREGROUND, :h, :w]
-            image = com.flatten(0, 1)
-            out = network.foreground(image, residual)
-            loss = touched_l1(out, fgr.flatten(0, 1), pha.flatten(0, 1)) + 0.5 * touched_l1(
-                out, tfgr.flatten(0, 1), tpha.flatten(0, 1)
-            )
-            loss.backward()
-            for p in params:  # the alpha row stays as it was
-                p.grad[3:] = 0
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
-            if (step + 1) % 25 == 0:
-                print(f"step {step + 1}/{steps}: loss {sum(losses[-25:]) / 25:.4f}", flush=True)
-            lr_now = lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps)))
-            for group in optimizer.param_groups:
-                group["lr"] = float(lr_now)
+        with _training_only(network, params):
+            for step in range(steps):
+                com, *targets = _batch(clips, variant, generator, "cpu")
+                hidden.clear()
+                with torch.no_grad(), autocast(precision, torch.device("cpu")):
+                    network(com)
+                h, w = com.shape[-2:]
+                residual = network.decoder.output.stage2(hidden[0])[:, FOREGROUND, :h, :w]
+                out = network.foreground(com.flatten(0, 1), residual)
+                loss = foreground_loss(out, *(x.flatten(0, 1) for x in targets))
+                loss.backward()
+                for p in params:  # the alpha row stays as it was
+                    p.grad[3:] = 0
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(float(loss.detach()))
+                _log(losses, steps, "")
+                lr_now = lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps)))
+                for group in optimizer.param_groups:
+                    group["lr"] = float(lr_now)
     finally:
         hook.remove()
-        for p in params:
-            p.requires_grad_(False)
     return losses
 
 
@@ -109,20 +133,15 @@ def train_refiner(
     at ``ratio`` of the clips' size and the filter bringing alpha and foreground back to it;
     returns the per-step losses. Everything else is frozen and in eval mode, so the
     network's own output (``downsample_ratio`` 1) is bit-identical. The loss is the
-    foreground head's (``touched_l1``) plus alpha L1, each against the clips' targets and
-    half against the teacher's: the filter learns the residual the head now predicts."""
-    network.eval()
-    for p in network.parameters():
-        p.requires_grad_(False)
+    foreground head's (``foreground_loss``) plus alpha L1 against the clips' targets and half
+    that against the teacher's: the filter learns the residual the head now predicts."""
     params = list(network.refiner.parameters())
-    for p in params:
-        p.requires_grad_(True)
     optimizer = torch.optim.Adam(params, lr=lr)
     precision = resolve_precision("auto", torch.device("cpu"), training="bf16")
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    try:
-        for step in range(steps):
+    with _training_only(network, params):
+        for _ in range(steps):
             com, *targets = _batch(clips, variant, generator, "cpu")
             fgr, pha, tfgr, tpha = (x.flatten(0, 1) for x in targets)
             with autocast(precision, torch.device("cpu")):
@@ -131,21 +150,13 @@ def train_refiner(
             loss = (
                 F.l1_loss(out_pha, pha)
                 + 0.5 * F.l1_loss(out_pha, tpha)
-                + touched_l1(out_fgr, fgr, pha)
-                + 0.5 * touched_l1(out_fgr, tfgr, tpha)
+                + foreground_loss(out_fgr, fgr, pha, tfgr, tpha)
             )
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            if (step + 1) % 25 == 0:
-                print(
-                    f"refiner step {step + 1}/{steps}: loss {sum(losses[-25:]) / 25:.4f}",
-                    flush=True,
-                )
-    finally:
-        for p in params:
-            p.requires_grad_(False)
+            _log(losses, steps, "refiner ")
     return losses
 
 
@@ -193,14 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     record |= {"refiner_steps": args.refiner_steps, "refiner_lr": args.refiner_lr}
     extra["foreground_head"] = json.dumps(record)
     save_weights(network, output, stage="foreground-head", metadata=extra)
-    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    first, last = _ends(losses)
     print(f"{output}: {args.steps} steps in {time.perf_counter() - start:.0f} s, "
           f"loss {first:.4f} -> {last:.4f}")  # fmt: skip
     if args.refiner_steps:
-        first, last = (
-            sum(refiner_losses[i]) / len(refiner_losses[i])
-            for i in (slice(0, 10), slice(-10, None))
-        )
+        first, last = _ends(refiner_losses)
         print(f"refiner: {args.refiner_steps} steps, loss {first:.4f} -> {last:.4f}")
     return 0
 
