@@ -61,7 +61,13 @@ from core.model import MattingNetwork
 from core.runtime import autocast as runtime_autocast
 from core.runtime import resolve_device, resolve_precision
 from core.weights import save_weights
-from training.losses import alpha_l1, laplacian_loss, temporal_coherence_loss, total_loss
+from training.losses import (
+    alpha_l1,
+    laplacian_loss,
+    temporal_coherence_loss,
+    total_loss,
+    touched_l1,
+)
 from training.optimisation import lr_factor, param_group
 
 # -- configuration -----------------------------------------------------------------------
@@ -136,6 +142,13 @@ class DistillConfig:
     seed: int = 0
     checkpoint_every: int = 250
     cache: bool = True  # keep composites and teacher targets in <out>/cache.pt
+    # Other runs' cache.pt files whose clips join this run's (same size and frames): a stage
+    # that adds clips to an earlier one's mix computes targets for the new clips only.
+    include_caches: tuple[str, ...] = ()
+    # Weight of an extra foreground L1 over every pixel the person touches (alpha > 0,
+    # ``training.losses.touched_l1``), each counted alike, against the clip's target; the
+    # paper's alpha-weighted foreground loss all but ignores the faint edge pixels.
+    touched_foreground_weight: float = 0.0
     transfer_backbone: bool = True  # start from the teacher's encoder
     log_every: int = 25
     out: str = "runs/distill"
@@ -161,7 +174,7 @@ class DistillConfig:
             variants = tuple(VariantConfig(**v) for v in raw.pop("variant", [{"name": "memory"}]))
             data = DataConfig(**_tuples(raw.pop("data", {})))
             teacher = TeacherConfig(**raw.pop("teacher", {}))
-            return cls(data=data, teacher=teacher, variants=variants, **raw)
+            return cls(data=data, teacher=teacher, variants=variants, **_tuples(raw))
         except TypeError as error:
             raise ValueError(f"{path}: {error}") from None
 
@@ -708,6 +721,8 @@ def train_step(variant: Variant, clips: ClipSet, step: int, total: int, config: 
     loss = loss + config.distill_weight * distill_loss(
         out_pha, out_fgr, tpha, tfgr, config.temporal_weight
     )
+    if config.touched_foreground_weight:
+        loss = loss + config.touched_foreground_weight * touched_l1(out_fgr, fgr, pha)
     loss.backward()
     variant.optimizer.step()
     variant.optimizer.zero_grad(set_to_none=True)
@@ -793,6 +808,33 @@ def cached_clips(config: DistillConfig, out: Path, device, teacher) -> ClipSet:
     return clips
 
 
+def include_caches(clips: ClipSet, paths: Sequence[str | Path]) -> ClipSet:
+    """``clips`` followed by the clips of other runs' ``cache.pt`` files, which must hold
+    clips of the same frame count and size."""
+    if not paths:
+        return clips
+    parts = [clips.tensors() | {"truth": _truth(clips)}]
+    for path in paths:
+        if not Path(path).is_file():
+            raise ValueError(f"include_caches: {path}: no such file (run its stage first)")
+        cached = torch.load(path, weights_only=True)
+        if cached["com"].shape[1:] != clips.com.shape[1:]:
+            raise ValueError(
+                f"include_caches: {path} holds clips of {tuple(cached['com'].shape[1:])} "
+                f"(frames, channels, height, width); this run's are {tuple(clips.com.shape[1:])}"
+            )
+        cached.pop("key", None)
+        cached["truth"] = _truth(ClipSet(**cached))
+        parts.append(cached)
+    return ClipSet(**{k: torch.cat([part[k] for part in parts]) for k in parts[0]})
+
+
+def _truth(clips: ClipSet) -> Tensor:
+    if clips.truth is not None:
+        return clips.truth
+    return torch.ones(len(clips), dtype=torch.bool)
+
+
 def run(config: DistillConfig, device: torch.device, resume: bool, time_budget: float | None,
         teacher: nn.Module | None = None) -> dict[str, Path]:  # fmt: skip
     """Trains every variant; returns their final weights (``<out>/<name>/final.safetensors``)."""
@@ -801,7 +843,8 @@ def run(config: DistillConfig, device: torch.device, resume: bool, time_budget: 
     started = time.perf_counter()
     teacher = teacher if teacher is not None else load_default_teacher(config.teacher)
     teacher = teacher.to(device).eval()
-    clips = cached_clips(config, out, device, teacher)
+    clips = include_caches(cached_clips(config, out, device, teacher), config.include_caches)
+    print(f"{len(clips)} clips in the mix", flush=True)
     if device.type == "cuda":  # a few GB of uint8: batches are sliced on the GPU
         clips = ClipSet(**{k: v.to(device) for k, v in clips.tensors().items()})
     variants = [_build_variant(vc, config, teacher, device) for vc in config.variants]

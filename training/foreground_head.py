@@ -31,17 +31,9 @@ from torch.nn import functional as F
 from core.runtime import autocast, resolve_precision
 from core.weights import WeightsError, load_network, read_weights, save_weights
 from training.distill import ClipSet, VariantConfig, _batch
+from training.losses import touched_l1
 
 FOREGROUND = slice(0, 3)
-
-
-def touched_l1(pred: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """L1 of the foreground over every pixel the person touches (alpha > 0), each pixel
-    counted alike: the report's foreground MSE selects the same pixels, and Robust Video
-    Matting trains its foreground so. (An alpha-weighted L1, the paper's equation 6, all but
-    ignores the faint edge pixels, where a correction to the frame matters most.)"""
-    mask = (alpha > 0).to(pred.dtype)
-    return (mask * (pred - target).abs()).sum() / (3 * mask.sum()).clamp(min=1.0)
 
 
 def foreground_loss(out, fgr, pha, tfgr, tpha) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -223,3 +224,41 @@ def test_command_line_mistakes_are_one_line_errors(tmp_path, capsys):
         with pytest.raises(SystemExit) as code:
             distill.main(["--device", "cuda"])
         assert "this torch sees no CUDA device" in capsys.readouterr().err
+
+
+def test_a_stage_can_add_clips_to_an_earlier_stages_cached_mix(tmp_path):
+    first = _config(tmp_path / "a")
+    distill.run(first, torch.device("cpu"), False, None, CountingTeacher())
+    earlier = tmp_path / "a" / "run" / "cache.pt"
+    own = distill.build_clips(first.data)
+    own.teacher_fgr, own.teacher_pha = own.fgr.clone(), own.pha.clone()
+    own.truth = None  # a cache made before clips had a truth flag: every clip has
+    mixed = distill.include_caches(own, [earlier])
+    cached = torch.load(earlier, weights_only=True)
+    assert len(mixed) == len(own) + cached["com"].shape[0]
+    assert torch.equal(mixed.com[len(own) :], cached["com"])
+    assert torch.equal(mixed.truth[: len(own)], torch.ones(len(own), dtype=torch.bool))
+
+    other = distill.build_clips(dataclasses.replace(first.data, frames=4))
+    other.teacher_fgr, other.teacher_pha = other.fgr, other.pha
+    with pytest.raises(ValueError, match=r"cache.pt holds clips of \(5, 3, 48, 80\)"):
+        distill.include_caches(other, [earlier])
+    with pytest.raises(ValueError, match=r"missing\.pt: no such file"):
+        distill.include_caches(own, [tmp_path / "missing.pt"])
+
+
+def test_the_touched_foreground_term_counts_faint_pixels(tmp_path):
+    config = _config(tmp_path, touched_foreground_weight=1.0)
+    clips = distill.build_clips(config.data)
+    distill.teacher_targets(CountingTeacher(), clips, config.teacher, "cpu")
+    variant = distill._build_variant(config.variants[1], config, CountingTeacher(), "cpu")
+    plain = dataclasses.replace(config, touched_foreground_weight=0.0)
+    twin = distill._build_variant(config.variants[1], plain, CountingTeacher(), "cpu")
+    with_term = distill.train_step(variant, clips, 0, 4, config, "cpu", nullcontext)
+    without = distill.train_step(twin, clips, 0, 4, plain, "cpu", nullcontext)
+    assert with_term > without  # same batch (same generator seed), one more positive term
+
+    toml = tmp_path / "stage.toml"
+    toml.write_text('include_caches = ["a/cache.pt"]\ntouched_foreground_weight = 2.0\n')
+    parsed = DistillConfig.from_toml(toml)
+    assert parsed.include_caches == ("a/cache.pt",) and parsed.touched_foreground_weight == 2.0

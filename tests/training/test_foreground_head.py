@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from training.distill import ClipSet, VariantConfig
-from training.foreground_head import touched_l1, train_foreground_head, train_refiner
+from training.foreground_head import train_foreground_head, train_refiner
+from training.losses import touched_l1
 
 
 def _clips() -> ClipSet:
