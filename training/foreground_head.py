@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from core.runtime import autocast, resolve_precision
 from core.weights import WeightsError, load_network, read_weights, save_weights
-from training.distill import ClipSet, VariantConfig, _batch
+from training.distill import ClipSet, VariantConfig, _batch, include_caches
 from training.losses import touched_l1
 
 FOREGROUND = slice(0, 3)
@@ -68,15 +68,85 @@ def _ends(losses: list[float]) -> tuple[float, float]:
     return sum(first) / max(len(first), 1), sum(last) / max(len(last), 1)
 
 
+@torch.no_grad()
+def fit_foreground_rows(
+    network, clips: ClipSet, clip_length: int, count: int, seed: int = 0, ridge: float = 1e-4
+) -> int:
+    """Sets the output block's foreground rows, in place, to the least-squares fit of the
+    clips' true residual (foreground minus frame) over every pixel the person touches, from
+    the 3x3 neighbourhoods of the block's hidden features; returns the pixels fitted.
+
+    The rows are a linear map of those features (batch norm in eval mode is affine), so
+    this is a closed-form solve: it gives the rows a start from which gradient steps can
+    move the conv. (From a zero batch-norm scale they cannot: the conv's gradient is
+    scaled by it, and the scale's by the conv's correlation with the target.) Batch norm's
+    foreground rows become the identity plus the fitted shift; the alpha row is untouched.
+    ``count`` windows of ``clip_length`` frames, from clips with a true target only.
+    """
+    network.eval()
+    hidden: list[torch.Tensor] = []
+    hook = network.decoder.output.stage1.register_forward_hook(
+        lambda module, args, out: hidden.append(out.float())
+    )
+    dims = network.decoder.output.stage1[0].out_channels * 9 + 1
+    gram = torch.zeros(dims, dims, dtype=torch.float64)
+    moment = torch.zeros(dims, 3, dtype=torch.float64)
+    truth = clips.truth if clips.truth is not None else torch.ones(len(clips), dtype=torch.bool)
+    candidates = torch.nonzero(truth).flatten()
+    if not len(candidates):
+        raise ValueError("no clips with a true foreground to fit the foreground rows to")
+    generator = torch.Generator().manual_seed(seed)
+    frames, height, width = clips.com.shape[1], *clips.com.shape[-2:]
+    pixels = 0
+    try:
+        for i in candidates[torch.randint(len(candidates), (count,), generator=generator)]:
+            start = int(torch.randint(frames - clip_length + 1, (1,), generator=generator))
+            window = slice(start, start + clip_length)
+            com = clips.com[i, window].float() / 255.0
+            residual = clips.fgr[i, window].float() / 255.0 - com
+            touched = clips.pha[i, window, 0].flatten(1) > 0
+            hidden.clear()
+            network(com[None])
+            columns = F.unfold(hidden[0][..., :height, :width], 3, padding=1)
+            for t in range(clip_length):
+                m = touched[t]
+                x = torch.cat([columns[t][:, m], torch.ones(1, int(m.sum()))]).double()
+                gram += x @ x.T
+                moment += x @ residual[t].flatten(1)[:, m].double().T
+                pixels += int(m.sum())
+    finally:
+        hook.remove()
+    if not pixels:
+        raise ValueError("the clips chosen to fit the foreground rows touch no pixel")
+    eye = torch.eye(dims, dtype=torch.float64)
+    solution = torch.linalg.solve(gram + ridge * torch.trace(gram) / dims * eye, moment)
+    conv, norm = network.decoder.output.stage2
+    conv.weight[FOREGROUND] = solution[:-1].T.reshape(3, -1, 3, 3).to(conv.weight.dtype)
+    norm.running_mean[FOREGROUND] = 0.0
+    norm.running_var[FOREGROUND] = 1.0 - norm.eps
+    norm.weight[FOREGROUND] = 1.0
+    norm.bias[FOREGROUND] = solution[-1].to(norm.bias.dtype)
+    return pixels
+
+
 def train_foreground_head(
-    network, clips: ClipSet, variant: VariantConfig, steps: int, lr: float = 2e-3, seed: int = 0
+    network,
+    clips: ClipSet,
+    variant: VariantConfig,
+    steps: int,
+    lr: float = 2e-3,
+    seed: int = 0,
+    from_zero: bool = True,
 ) -> list[float]:
     """Trains ``network.decoder.output.stage2``'s foreground rows in place; returns the
-    per-step losses. ``network`` stays in eval mode throughout."""
+    per-step losses. ``network`` stays in eval mode throughout. ``from_zero``: start from
+    a zero batch-norm scale and shift (the frame itself); else from the rows as they are
+    (``fit_foreground_rows``)."""
     conv, norm = network.decoder.output.stage2
-    with torch.no_grad():
-        norm.weight[FOREGROUND] = 0.0
-        norm.bias[FOREGROUND] = 0.0
+    if from_zero:
+        with torch.no_grad():
+            norm.weight[FOREGROUND] = 0.0
+            norm.bias[FOREGROUND] = 0.0
     params = [conv.weight, norm.weight, norm.bias]
     optimizer = torch.optim.Adam(params, lr=lr)
     hidden: list[torch.Tensor] = []
@@ -160,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="default: <run>/<variant>/final.safetensors")
     parser.add_argument("--clip-length", type=int, help="default: 4, or 1 for 'ablated'")
     parser.add_argument("--batch-size", type=int, help="default: 2, or 8 for 'ablated'")
+    parser.add_argument("--cache", type=Path, action="append", default=[],
+                        help="another run's cache.pt whose clips join <run>'s")  # fmt: skip
+    parser.add_argument("--fit-clips", type=int, default=0,
+                        help="first fit the rows by least squares on this many windows")  # fmt: skip
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--refiner-steps", type=int, default=0,
@@ -184,14 +258,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     stored = torch.load(cache, weights_only=True)
     clips = ClipSet(**{k: v for k, v in stored.items() if k != "key"})
+    try:
+        clips = include_caches(clips, args.cache)
+    except ValueError as exc:
+        parser.exit(2, f"memmatte: {exc}\n")
     start = time.perf_counter()
-    losses = train_foreground_head(network, clips, variant, args.steps, args.lr)
+    if args.fit_clips:
+        pixels = fit_foreground_rows(network, clips, variant.clip_length, args.fit_clips)
+        print(f"foreground rows fitted on {pixels} pixels in {time.perf_counter() - start:.0f} s")
+    losses = train_foreground_head(
+        network, clips, variant, args.steps, args.lr, from_zero=not args.fit_clips
+    )
     if args.refiner_steps:
         refiner_losses = train_refiner(network, clips, variant, args.refiner_steps, args.refiner_lr)
     output = args.output or args.run / args.variant / "foreground.safetensors"
     reserved = {"format", "format_version", "config", "stage", "auto_long_side"}
     extra = {k: v for k, v in meta.items() if k not in reserved}
     record = {"steps": args.steps, "lr": args.lr, "from": str(weights)}
+    record |= {"fit_clips": args.fit_clips, "caches": [str(c) for c in args.cache]}
     record |= {"clip_length": variant.clip_length, "batch_size": variant.batch_size}
     record |= {"refiner_steps": args.refiner_steps, "refiner_lr": args.refiner_lr}
     extra["foreground_head"] = json.dumps(record)

@@ -8,9 +8,9 @@
 # 3. distillation stages 1 and 2 (GPU-sized: on a lent device, training/device_distill.sh runs
 #    them; here DEVICE=auto runs them on whatever this machine has);
 # 4. stage 3, the real imagery, sized for a 2-core CPU (bf16 where native), then each variant
-#    averaged half and half with its stage-2 weights (training.average) and its foreground
-#    rows trained alone, then its Deep Guided Filter alone (training.foreground_head, the
-#    network's own alpha unchanged);
+#    averaged half and half with its stage-2 weights (training.average), its foreground rows
+#    fitted alone by least squares, then its Deep Guided Filter trained alone
+#    (training.foreground_head, the network's own alpha unchanged);
 # 5. the memory network and its ablation bundled in fp16; 6. the quality report.
 #
 # Budgets (seconds, each stage's --time-budget): STAGE1, STAGE2, STAGE3.
@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-auto}
 
 python -m training.real fetch
-python -m training.synthetic.rendered --out data/distill/rendered/VideoMatte240K --clips 9 \
+python -m training.synthetic.rendered --out data/distill/rendered/VideoMatte240K --clips 36 \
     --frames 12 --size 512x288 --seed 200000 --valid-fraction 0 --backgrounds 12
 python -m training.distill --config training/configs/distill.toml --device "$DEVICE" \
     --resume --time-budget "${STAGE1:-430}"
@@ -32,8 +32,8 @@ for variant in memory ablated; do
     python -m training.average "runs/distill-stage2/$variant/final.safetensors" \
         "runs/distill-stage3/$variant/final.safetensors" --weight 0.5 \
         -o "runs/distill-stage3/$variant/average.safetensors"
-    python -m training.foreground_head runs/distill-stage3 --variant "$variant" --steps 300 \
-        --refiner-steps 100 \
+    python -m training.foreground_head runs/distill-stage3 --variant "$variant" --fit-clips 80 \
+        --steps 0 --refiner-steps 100 \
         --weights "runs/distill-stage3/$variant/average.safetensors"
 done
 python -m training.bundle runs/distill-stage3/memory/foreground.safetensors \

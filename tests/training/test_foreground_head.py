@@ -5,7 +5,11 @@ from __future__ import annotations
 import torch
 
 from training.distill import ClipSet, VariantConfig
-from training.foreground_head import train_foreground_head, train_refiner
+from training.foreground_head import (
+    fit_foreground_rows,
+    train_foreground_head,
+    train_refiner,
+)
 from training.losses import touched_l1
 
 
@@ -76,3 +80,27 @@ def test_the_refiner_learns_alone_and_the_network_output_stays_bit_identical(lit
     moved = {n for n, p in lite_network.named_parameters() if not torch.equal(p, start[n])}
     assert moved and all(n.startswith("refiner.") for n in moved)
     assert not any(p.requires_grad for p in lite_network.parameters())
+
+
+def test_the_least_squares_fit_moves_the_foreground_and_gives_the_conv_a_gradient(lite_network):
+    """From a zero batch-norm scale the rows cannot learn more than a shift; the fit sets
+    them to the best linear map of the hidden features, alpha untouched, and the gradient
+    steps that follow then reach the conv."""
+    clips = _clips()
+    frames = clips.com[:1].float() / 255
+    truth = clips.fgr[:1].float() / 255
+    inside = clips.pha[:1].expand_as(clips.com[:1]) > 0
+    with torch.no_grad():
+        before = lite_network.eval()(frames)
+    assert fit_foreground_rows(lite_network, clips, clip_length=3, count=4) == 4 * 3 * 16 * 24
+    with torch.no_grad():
+        after = lite_network(frames)
+    assert torch.equal(before.alpha, after.alpha)
+    error = (after.foreground - truth)[inside].square().mean()
+    assert error < 0.5 * (before.foreground - truth)[inside].square().mean()
+
+    conv = lite_network.decoder.output.stage2[0]
+    start = conv.weight.detach().clone()
+    train_foreground_head(lite_network, clips, VariantConfig("m", 1, 2), steps=3, from_zero=False)
+    assert not torch.equal(conv.weight[:3], start[:3])
+    assert torch.equal(conv.weight[3:], start[3:])
