@@ -1,18 +1,24 @@
-"""Train the output block's foreground rows alone, on a distillation run's cached clips.
+"""Fit and train the output block's foreground rows alone, on distillation runs' cached clips.
 
-    python -m training.foreground_head runs/distill-stage3 --variant memory --steps 150
-    python -m training.foreground_head runs/distill-stage3 --variant ablated --steps 150
+    python -m training.foreground_head runs/distill-stage3 --variant memory --fit-clips 80 \\
+        --steps 0 --refiner-steps 100
+    python -m training.foreground_head runs/distill-stage3e --cache runs/distill-stage3/cache.pt \\
+        --variant ablated --fit-clips 80 --steps 0 --refiner-steps 100
 
 The last stage of the recipe for the foreground (docs/weights.md). Everything but the three
 foreground rows of the output block's last conv and batch norm is frozen and runs in eval
-mode, and the alpha row's gradient is zeroed, so alpha is bit-identical to the input
-weights'; batch norm runs on its fixed statistics, so training and use see the same
-function. The rows' batch-norm scale and shift start at zero (the frame itself is the
-foreground) and grow as the loss asks (``foreground_loss``): the L1 of the foreground over
-the pixels the person touches (alpha > 0) against the clips' targets (true where the clip
-has them, else the teacher's) plus half that against the teacher's. The teacher's targets
-and the composites come from ``<run>/cache.pt``, as ``python -m training.distill`` left
-them.
+mode, so alpha is bit-identical to the input weights'; batch norm runs on its fixed
+statistics, so training and use see the same function.
+
+``--fit-clips N`` sets the rows in closed form (``fit_foreground_rows``): least squares of the
+true residual (foreground minus frame) over every pixel the person touches, from the hidden
+features' 3x3 neighbourhoods, on N windows of the clips with a true target. ``--steps`` then
+trains them by gradient on ``foreground_loss`` (the L1 over the touched pixels against the
+clips' targets, true where the clip has them, else the teacher's, plus half that against the
+teacher's); without a fit they start from a zero batch-norm scale and shift, the frame
+itself, from which only the scale and shift can learn. ``--refiner-steps`` then trains the
+Deep Guided Filter alone on the new residual. The clips are ``<run>/cache.pt`` as
+``python -m training.distill`` left it, plus any ``--cache``.
 
 Writes ``<run>/<variant>/foreground.safetensors`` unless ``-o`` says otherwise.
 """
@@ -281,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     extra["foreground_head"] = json.dumps(record)
     save_weights(network, output, stage="foreground-head", metadata=extra)
     first, last = _ends(losses)
-    print(f"{output}: {args.steps} steps in {time.perf_counter() - start:.0f} s, "
-          f"loss {first:.4f} -> {last:.4f}")  # fmt: skip
+    trained = f", loss {first:.4f} -> {last:.4f}" if losses else ""
+    print(f"{output}: {args.steps} steps in {time.perf_counter() - start:.0f} s{trained}")
     if args.refiner_steps:
         first, last = _ends(refiner_losses)
         print(f"refiner: {args.refiner_steps} steps, loss {first:.4f} -> {last:.4f}")
