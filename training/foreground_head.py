@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from core.runtime import autocast, resolve_precision
 from core.weights import WeightsError, load_network, read_weights, save_weights
-from training.distill import ClipSet, VariantConfig, _batch, include_caches
+from training.distill import ClipSet, VariantConfig, _batch, _truth, include_caches
 from training.losses import touched_l1
 
 FOREGROUND = slice(0, 3)
@@ -97,8 +97,7 @@ def fit_foreground_rows(
     dims = network.decoder.output.stage1[0].out_channels * 9 + 1
     gram = torch.zeros(dims, dims, dtype=torch.float64)
     moment = torch.zeros(dims, 3, dtype=torch.float64)
-    truth = clips.truth if clips.truth is not None else torch.ones(len(clips), dtype=torch.bool)
-    candidates = torch.nonzero(truth).flatten()
+    candidates = torch.nonzero(_truth(clips)).flatten()
     if not len(candidates):
         raise ValueError("no clips with a true foreground to fit the foreground rows to")
     generator = torch.Generator().manual_seed(seed)
