@@ -49,6 +49,20 @@ def foreground_loss(out, fgr, pha, tfgr, tpha) -> torch.Tensor:
 
 
 @contextmanager
+def _hidden_features(network):
+    """Collects the output block's hidden features (its first stage's output), detached and
+    in fp32, into the yielded list on every forward pass."""
+    hidden: list[torch.Tensor] = []
+    hook = network.decoder.output.stage1.register_forward_hook(
+        lambda module, args, out: hidden.append(out.detach().float())
+    )
+    try:
+        yield hidden
+    finally:
+        hook.remove()
+
+
+@contextmanager
 def _training_only(network, params: list[torch.nn.Parameter]):
     """``network`` in eval mode with only ``params`` trainable, frozen again afterwards."""
     network.eval()
@@ -90,10 +104,6 @@ def fit_foreground_rows(
     ``count`` windows of ``clip_length`` frames, from clips with a true target only.
     """
     network.eval()
-    hidden: list[torch.Tensor] = []
-    hook = network.decoder.output.stage1.register_forward_hook(
-        lambda module, args, out: hidden.append(out.float())
-    )
     dims = network.decoder.output.stage1[0].out_channels * 9 + 1
     gram = torch.zeros(dims, dims, dtype=torch.float64)
     moment = torch.zeros(dims, 3, dtype=torch.float64)
@@ -103,7 +113,7 @@ def fit_foreground_rows(
     generator = torch.Generator().manual_seed(seed)
     frames, height, width = clips.com.shape[1], *clips.com.shape[-2:]
     pixels = 0
-    try:
+    with _hidden_features(network) as hidden:
         for i in candidates[torch.randint(len(candidates), (count,), generator=generator)]:
             start = int(torch.randint(frames - clip_length + 1, (1,), generator=generator))
             window = slice(start, start + clip_length)
@@ -119,8 +129,6 @@ def fit_foreground_rows(
                 gram += x @ x.T
                 moment += x @ residual[t].flatten(1)[:, m].double().T
                 pixels += int(m.sum())
-    finally:
-        hook.remove()
     if not pixels:
         raise ValueError("the clips chosen to fit the foreground rows touch no pixel")
     eye = torch.eye(dims, dtype=torch.float64)
@@ -154,36 +162,29 @@ def train_foreground_head(
             norm.bias[FOREGROUND] = 0.0
     params = [conv.weight, norm.weight, norm.bias]
     optimizer = torch.optim.Adam(params, lr=lr)
-    hidden: list[torch.Tensor] = []
-    hook = network.decoder.output.stage1.register_forward_hook(
-        lambda module, args, out: hidden.append(out.detach().float())
-    )
     precision = resolve_precision("auto", torch.device("cpu"), training="bf16")
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    try:
-        with _training_only(network, params):
-            for step in range(steps):
-                com, *targets = _batch(clips, variant, generator, "cpu")
-                hidden.clear()
-                with torch.no_grad(), autocast(precision, torch.device("cpu")):
-                    network(com)
-                h, w = com.shape[-2:]
-                residual = network.decoder.output.stage2(hidden[0])[:, FOREGROUND, :h, :w]
-                out = network.foreground(com.flatten(0, 1), residual)
-                loss = foreground_loss(out, *(x.flatten(0, 1) for x in targets))
-                loss.backward()
-                for p in params:  # the alpha row stays as it was
-                    p.grad[3:] = 0
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
-                _log(losses, steps, "")
-                lr_now = lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps)))
-                for group in optimizer.param_groups:
-                    group["lr"] = float(lr_now)
-    finally:
-        hook.remove()
+    with _hidden_features(network) as hidden, _training_only(network, params):
+        for step in range(steps):
+            com, *targets = _batch(clips, variant, generator, "cpu")
+            hidden.clear()
+            with torch.no_grad(), autocast(precision, torch.device("cpu")):
+                network(com)
+            h, w = com.shape[-2:]
+            residual = network.decoder.output.stage2(hidden[0])[:, FOREGROUND, :h, :w]
+            out = network.foreground(com.flatten(0, 1), residual)
+            loss = foreground_loss(out, *(x.flatten(0, 1) for x in targets))
+            loss.backward()
+            for p in params:  # the alpha row stays as it was
+                p.grad[3:] = 0
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            _log(losses, steps, "")
+            lr_now = lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * (step + 1) / steps)))
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr_now)
     return losses
 
 
