@@ -813,10 +813,9 @@ def include_caches(clips: ClipSet, paths: Sequence[str | Path]) -> ClipSet:
     clips of the same frame count and size."""
     if not paths:
         return clips
+    check_included(paths)
     parts = [clips.tensors() | {"truth": _truth(clips)}]
     for path in paths:
-        if not Path(path).is_file():
-            raise ValueError(f"include_caches: {path}: no such file (run its stage first)")
         cached = torch.load(path, weights_only=True)
         if cached["com"].shape[1:] != clips.com.shape[1:]:
             raise ValueError(
@@ -829,6 +828,13 @@ def include_caches(clips: ClipSet, paths: Sequence[str | Path]) -> ClipSet:
     return ClipSet(**{k: torch.cat([part[k] for part in parts]) for k in parts[0]})
 
 
+def check_included(paths: Sequence[str | Path]) -> None:
+    """Raises ValueError naming the first of ``paths`` that is not a file."""
+    for path in paths:
+        if not Path(path).is_file():
+            raise ValueError(f"include_caches: {path}: no such file (run its stage first)")
+
+
 def _truth(clips: ClipSet) -> Tensor:
     if clips.truth is not None:
         return clips.truth
@@ -838,6 +844,7 @@ def _truth(clips: ClipSet) -> Tensor:
 def run(config: DistillConfig, device: torch.device, resume: bool, time_budget: float | None,
         teacher: nn.Module | None = None) -> dict[str, Path]:  # fmt: skip
     """Trains every variant; returns their final weights (``<out>/<name>/final.safetensors``)."""
+    check_included(config.include_caches)  # before hours of composites and targets
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -262,3 +262,11 @@ def test_the_touched_foreground_term_counts_faint_pixels(tmp_path):
     toml.write_text('include_caches = ["a/cache.pt"]\ntouched_foreground_weight = 2.0\n')
     parsed = DistillConfig.from_toml(toml)
     assert parsed.include_caches == ("a/cache.pt",) and parsed.touched_foreground_weight == 2.0
+
+
+def test_a_missing_included_cache_is_named_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as code:
+        distill.main(["--set", 'include_caches=["gone/cache.pt"]', "--out", str(tmp_path / "r")])
+    assert code.value.code == 2
+    assert "include_caches: gone/cache.pt: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing composited, no run folder made
